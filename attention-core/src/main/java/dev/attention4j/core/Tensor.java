@@ -150,6 +150,26 @@ public final class Tensor {
     return new Tensor(dtype, data, s, strides.clone(), offset + start * strides[axis]);
   }
 
+  /** Inserts an axis of length 1 at {@code axis} (no copy). */
+  public Tensor unsqueeze(int axis) {
+    if (axis < 0 || axis > shape.length) {
+      throw new IllegalArgumentException("axis " + axis + " out of range for unsqueeze of rank "
+          + shape.length);
+    }
+    int[] s = new int[shape.length + 1];
+    long[] st = new long[shape.length + 1];
+    for (int a = 0, from = 0; a < s.length; a++) {
+      if (a == axis) {
+        s[a] = 1;
+        st[a] = 0;
+      } else {
+        s[a] = shape[from];
+        st[a] = strides[from++];
+      }
+    }
+    return new Tensor(dtype, data, s, st, offset);
+  }
+
   // ---- geometry
 
   public DType dtype() {

@@ -1,0 +1,240 @@
+package dev.attention4j.core;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A paged key/value cache for decoding (vLLM / FlashAttention {@code block_table} layout): a pool
+ * of pages of {@code pageSize} tokens each, and per sequence a block table of page numbers and a
+ * length. Logical token {@code t} of a sequence lives in page {@code blockTable[t / pageSize]} at
+ * slot {@code t % pageSize}. Each page is its own array, laid out {@code [Hkv, pageSize, D]} for K
+ * and {@code [Hkv, pageSize, Dv]} for V, so no single array grows with the cache and a cache may
+ * hold more than 2^31 elements in all.
+ *
+ * <p>Pages are allocated on first use and recycled when a sequence is freed. Slots past a
+ * sequence's length hold whatever was there before (garbage by contract): kernels never read them.
+ * Appends are not thread-safe; concurrent reads by kernels between appends are.
+ */
+public final class PagedKvCache {
+
+  private final int kvHeads;
+  private final int headDim;
+  private final int valueDim;
+  private final int pageSize;
+  private final int maxPages;
+  private final DType dtype;
+  private final List<Tensor> keyPages = new ArrayList<>();
+  private final List<Tensor> valuePages = new ArrayList<>();
+  private final ArrayDeque<Integer> freePages = new ArrayDeque<>();
+  private final List<int[]> blockTables = new ArrayList<>();
+  private final List<Integer> lengths = new ArrayList<>();
+
+  /**
+   * @param kvHeads KV heads {@code Hkv}
+   * @param headDim key head dim {@code D}
+   * @param valueDim value head dim {@code Dv}
+   * @param pageSize tokens per page ({@code >= 1})
+   * @param maxPages the most pages the pool may allocate
+   * @param dtype storage of K and V: F32, F16 or BF16
+   */
+  public PagedKvCache(int kvHeads, int headDim, int valueDim, int pageSize, int maxPages,
+      DType dtype) {
+    if (kvHeads < 1 || headDim < 1 || valueDim < 1) {
+      throw new IllegalArgumentException("kvHeads " + kvHeads + ", headDim " + headDim
+          + ", valueDim " + valueDim + " must all be >= 1");
+    }
+    if (pageSize < 1 || maxPages < 1) {
+      throw new IllegalArgumentException("pageSize " + pageSize + " and maxPages " + maxPages
+          + " must be >= 1");
+    }
+    if (dtype == DType.F64) {
+      throw new IllegalArgumentException("cache dtype must be F32, F16 or BF16, got " + dtype);
+    }
+    long pageElems = (long) kvHeads * pageSize * Math.max(headDim, valueDim);
+    if (pageElems > Tensor.MAX_ARRAY_LENGTH) {
+      throw new IllegalArgumentException("a page of " + pageElems
+          + " elements is larger than one array can hold; use a smaller pageSize");
+    }
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    this.valueDim = valueDim;
+    this.pageSize = pageSize;
+    this.maxPages = maxPages;
+    this.dtype = dtype;
+  }
+
+  public int kvHeads() {
+    return kvHeads;
+  }
+
+  public int headDim() {
+    return headDim;
+  }
+
+  public int valueDim() {
+    return valueDim;
+  }
+
+  public int pageSize() {
+    return pageSize;
+  }
+
+  public DType dtype() {
+    return dtype;
+  }
+
+  /** Starts an empty sequence and returns its id. */
+  public int newSequence() {
+    blockTables.add(new int[0]);
+    lengths.add(0);
+    return lengths.size() - 1;
+  }
+
+  /** Number of sequences ever started (ids are {@code 0 .. sequences()-1}). */
+  public int sequences() {
+    return lengths.size();
+  }
+
+  /** Tokens stored for sequence {@code seq}. */
+  public int length(int seq) {
+    checkSeq(seq);
+    return lengths.get(seq);
+  }
+
+  /** A copy of the block table of {@code seq}: page numbers of its tokens, in order. */
+  public int[] blockTable(int seq) {
+    checkSeq(seq);
+    return Arrays.copyOf(blockTables.get(seq), pagesFor(lengths.get(seq)));
+  }
+
+  /** Page {@code t / pageSize} of sequence {@code seq}, without a copy (hot path for kernels). */
+  public int page(int seq, int pageIndex) {
+    return blockTables.get(seq)[pageIndex];
+  }
+
+  /** Key page {@code p} as a {@code [Hkv, pageSize, D]} tensor (the stored array, no copy). */
+  public Tensor keyPage(int p) {
+    return keyPages.get(p);
+  }
+
+  /** Value page {@code p} as a {@code [Hkv, pageSize, Dv]} tensor (the stored array, no copy). */
+  public Tensor valuePage(int p) {
+    return valuePages.get(p);
+  }
+
+  /** Pages allocated so far. */
+  public int allocatedPages() {
+    return keyPages.size();
+  }
+
+  /**
+   * Appends {@code T} tokens to sequence {@code seq}.
+   *
+   * @param k new keys {@code [Hkv, T, D]}, any dtype and strides
+   * @param v new values {@code [Hkv, T, Dv]}
+   * @throws IllegalArgumentException on a shape mismatch or when the pool is out of pages (the
+   *     cache is then unchanged)
+   */
+  public void append(int seq, Tensor k, Tensor v) {
+    checkSeq(seq);
+    if (k.rank() != 3 || k.dim(0) != kvHeads || k.dim(2) != headDim) {
+      throw new IllegalArgumentException("new keys have shape " + Arrays.toString(k.shape())
+          + ", expected [" + kvHeads + ", T, " + headDim + "]");
+    }
+    if (v.rank() != 3 || v.dim(0) != kvHeads || v.dim(1) != k.dim(1) || v.dim(2) != valueDim) {
+      throw new IllegalArgumentException("new values have shape " + Arrays.toString(v.shape())
+          + ", expected [" + kvHeads + ", " + k.dim(1) + ", " + valueDim + "]");
+    }
+    int len = lengths.get(seq);
+    int add = k.dim(1);
+    long newLen = (long) len + add;
+    if (newLen > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("sequence " + seq + " would hold " + newLen
+          + " tokens, more than " + Integer.MAX_VALUE);
+    }
+    int need = pagesFor((int) newLen) - pagesFor(len);
+    int available = freePages.size() + (maxPages - keyPages.size());
+    if (need > available) {
+      throw new IllegalArgumentException("cache is full: appending " + add + " tokens to sequence "
+          + seq + " needs " + need + " more pages, " + available + " are free (maxPages "
+          + maxPages + ")");
+    }
+    int[] table = blockTables.get(seq);
+    int pages = pagesFor(len);
+    if (pagesFor((int) newLen) > table.length) {
+      table = Arrays.copyOf(table, Math.max(pagesFor((int) newLen), 2 * table.length));
+      blockTables.set(seq, table);
+    }
+    for (int p = pages; p < pagesFor((int) newLen); p++) {
+      table[p] = takePage();
+    }
+    for (int t = 0; t < add; t++) {
+      int pos = len + t;
+      Tensor kp = keyPages.get(table[pos / pageSize]);
+      Tensor vp = valuePages.get(table[pos / pageSize]);
+      int slot = pos % pageSize;
+      kp.slice(1, slot, slot + 1).copyFrom(k.slice(1, t, t + 1));
+      vp.slice(1, slot, slot + 1).copyFrom(v.slice(1, t, t + 1));
+    }
+    lengths.set(seq, (int) newLen);
+  }
+
+  /** Frees the pages of {@code seq} for reuse; the sequence becomes empty. */
+  public void free(int seq) {
+    checkSeq(seq);
+    int[] table = blockTables.get(seq);
+    for (int p = 0; p < pagesFor(lengths.get(seq)); p++) {
+      freePages.push(table[p]);
+    }
+    blockTables.set(seq, new int[0]);
+    lengths.set(seq, 0);
+  }
+
+  /**
+   * A contiguous copy of sequences {@code seqs} as K {@code [B, Hkv, L, D]} and V
+   * {@code [B, Hkv, L, Dv]} with {@code L} the longest length (shorter ones zero-padded); pair it
+   * with {@code kvLens} = their lengths. For tests and the reference; O(cache) memory.
+   */
+  public Tensor[] gather(int... seqs) {
+    int max = 0;
+    for (int s : seqs) {
+      max = Math.max(max, length(s));
+    }
+    Tensor k = Tensor.zeros(DType.F32, seqs.length, kvHeads, max, headDim);
+    Tensor v = Tensor.zeros(DType.F32, seqs.length, kvHeads, max, valueDim);
+    for (int b = 0; b < seqs.length; b++) {
+      int len = length(seqs[b]);
+      for (int t = 0; t < len; t += pageSize) {
+        int n = Math.min(pageSize, len - t);
+        int p = page(seqs[b], t / pageSize);
+        k.slice(0, b, b + 1).slice(2, t, t + n).copyFrom(
+            keyPages.get(p).slice(1, 0, n).unsqueeze(0));
+        v.slice(0, b, b + 1).slice(2, t, t + n).copyFrom(
+            valuePages.get(p).slice(1, 0, n).unsqueeze(0));
+      }
+    }
+    return new Tensor[] {k, v};
+  }
+
+  private int takePage() {
+    if (!freePages.isEmpty()) {
+      return freePages.pop();
+    }
+    keyPages.add(Tensor.zeros(dtype, kvHeads, pageSize, headDim));
+    valuePages.add(Tensor.zeros(dtype, kvHeads, pageSize, valueDim));
+    return keyPages.size() - 1;
+  }
+
+  private int pagesFor(int tokens) {
+    return (tokens + pageSize - 1) / pageSize;
+  }
+
+  private void checkSeq(int seq) {
+    if (seq < 0 || seq >= lengths.size()) {
+      throw new IllegalArgumentException("sequence " + seq + " does not exist (0.."
+          + (lengths.size() - 1) + ")");
+    }
+  }
+}
