@@ -1,0 +1,12 @@
+/**
+ * attention4j command line ({@code bin/attention}): {@code run} a kernel on {@code .npy} files,
+ * {@code bench} it on random inputs, and {@code demo} every kernel family against the float64
+ * reference. The contract is {@code CLI.md}; picocli parses the arguments.
+ */
+module dev.attention4j.cli {
+  requires dev.attention4j.core;
+  requires dev.attention4j.simd;
+  requires info.picocli;
+
+  opens dev.attention4j.cli to info.picocli;
+}
