@@ -1,0 +1,58 @@
+package dev.attention4j.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector width of an engine. Each width is a tiny class holding its species in a
+ * {@code static final} field (TOOLCHAIN.md pitfall 1), and the hot loops call
+ * {@link #species()} on a {@code Lanes} argument. While only one width is loaded in the JVM (the
+ * preferred one, in production), C2 devirtualises that call by class-hierarchy analysis and
+ * folds the species to a constant, so the single copy of each microkernel compiles to plain
+ * AVX code. Tests that load several widths stay correct, only slower.
+ */
+abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
+
+  /** The float species of this width. */
+  abstract VectorSpecies<Float> species();
+
+  /** The width for {@code bits} (128, 256 or 512), or the preferred one for 0. */
+  static Lanes of(int bits) {
+    int b = bits == 0 ? FloatVector.SPECIES_PREFERRED.vectorBitSize() : bits;
+    return switch (b) {
+      case 128 -> new W128();
+      case 256 -> new W256();
+      case 512 -> new W512();
+      default -> throw new IllegalArgumentException("vector width " + bits
+          + " bits is not supported: use 128, 256 or 512 (or 0 for the preferred width "
+          + FloatVector.SPECIES_PREFERRED.vectorBitSize() + ")");
+    };
+  }
+
+  static final class W128 extends Lanes {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_128;
+
+    @Override
+    VectorSpecies<Float> species() {
+      return S;
+    }
+  }
+
+  static final class W256 extends Lanes {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+
+    @Override
+    VectorSpecies<Float> species() {
+      return S;
+    }
+  }
+
+  static final class W512 extends Lanes {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
+
+    @Override
+    VectorSpecies<Float> species() {
+      return S;
+    }
+  }
+}

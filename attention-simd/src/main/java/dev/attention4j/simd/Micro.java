@@ -1,0 +1,605 @@
+package dev.attention4j.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector loops of the dense engine, in the transposed FlashAttention-2 formulation
+ * (ENGINE.md): query rows run along the vector lanes, so a tile of {@code br = 3 * L} packed
+ * query rows is three vectors wide. Layouts (all {@code float[]} scratch, row stride {@code br}):
+ * {@code qt[e * br + q]} the pre-scaled transposed query tile, {@code st[c * br + q]} the logits
+ * and then the probabilities of key {@code c} of the current key tile, {@code ot[e * br + q]} the
+ * running output. K and V are read as scalar broadcasts straight from row-major storage.
+ *
+ * <p>Every hot method is small and takes the width as a {@link Lanes} argument (see there). The
+ * microkernels keep 24 accumulators in separate locals (TOOLCHAIN.md pitfall 2); the running
+ * max, exp and sum live in their own short passes so that the microkernels stay below C2's
+ * inlining and register budgets (ENGINE.md, JIT traps).
+ */
+final class Micro {
+
+  /** Query vectors per full query tile. */
+  static final int TILE_VECTORS = 3;
+
+  // exp: log2(e), the round-to-nearest constant 1.5 * 2^23, and the Taylor coefficients
+  // ln(2)^k / k! of 2^f
+  private static final float LOG2E = 1.4426950408889634f;
+  private static final float ROUNDER = 12582912f;
+  private static final float E1 = 0.6931471805599453f;
+  private static final float E2 = 0.2402265069591007f;
+  private static final float E3 = 0.05550410866482158f;
+  private static final float E4 = 0.009618129107628477f;
+  private static final float E5 = 0.0013333558146428443f;
+  private static final float E6 = 1.5403530393381609e-4f;
+
+  private Micro() {
+  }
+
+  // ---- S^T = K Q^T
+
+  /**
+   * Logits of {@code cols} keys:
+   * {@code st[c * br + q] = sum_e k[k0 + c * ldk + e] * qt[e * br + q]}
+   * for the first {@code nv} query vectors ({@code nv} is 1 or 3).
+   */
+  static void scores(Lanes w, int nv, float[] k, int k0, int ldk, int cols, float[] qt, int d,
+      float[] st) {
+    int br = TILE_VECTORS * w.species().length();
+    int c = 0;
+    if (nv == 1) {
+      for (; c + 8 <= cols; c += 8) {
+        qk8x1(w, k, k0 + c * ldk, ldk, qt, d, st, c * br);
+      }
+      for (; c < cols; c++) {
+        qk1(w, 1, k, k0 + c * ldk, qt, d, st, c * br);
+      }
+    } else {
+      for (; c + 8 <= cols; c += 8) {
+        qk8x3(w, k, k0 + c * ldk, ldk, qt, d, st, c * br);
+      }
+      for (; c < cols; c++) {
+        qk1(w, 3, k, k0 + c * ldk, qt, d, st, c * br);
+      }
+    }
+  }
+
+  /** One key row (the tail of a key tile), {@code nv} query vectors. */
+  static void qk1(Lanes w, int nv, float[] k, int k0, float[] qt, int d, float[] st, int s0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    for (int v = 0; v < nv; v++) {
+      FloatVector a0 = FloatVector.zero(s);
+      FloatVector a1 = a0;
+      int e = 0;
+      // two accumulators break the FMA latency chain
+      for (; e + 2 <= d; e += 2) {
+        FloatVector b0 = FloatVector.broadcast(s, k[k0 + e]);
+        FloatVector b1 = FloatVector.broadcast(s, k[k0 + e + 1]);
+        a0 = b0.fma(FloatVector.fromArray(s, qt, e * br + v * n), a0);
+        a1 = b1.fma(FloatVector.fromArray(s, qt, (e + 1) * br + v * n), a1);
+      }
+      if (e < d) {
+        FloatVector b0 = FloatVector.broadcast(s, k[k0 + e]);
+        a0 = b0.fma(FloatVector.fromArray(s, qt, e * br + v * n), a0);
+      }
+      a0.add(a1).intoArray(st, s0 + v * n);
+    }
+  }
+
+  // ---- O^T = diag(alpha) O^T + V^T P^T
+
+  /**
+   * Rescales the running output by {@code alpha} and adds the contribution of {@code cols} keys
+   * whose probabilities are in {@code pt}: {@code ot[e * br + q] = alpha[q] * ot[e * br + q]
+   * + sum_c v[v0 + c * ldv + e] * pt[c * br + q]} for {@code e < dv}.
+   */
+  static void values(Lanes w, int nv, float[] v, int v0, int ldv, int cols, float[] pt,
+      float[] ot, int dv, float[] alpha) {
+    int br = TILE_VECTORS * w.species().length();
+    int e = 0;
+    if (nv == 1) {
+      for (; e + 8 <= dv; e += 8) {
+        pv8x1(w, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
+      }
+      for (; e < dv; e++) {
+        pv1(w, 1, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
+      }
+    } else {
+      for (; e + 8 <= dv; e += 8) {
+        pv8x3(w, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
+      }
+      for (; e < dv; e++) {
+        pv1(w, 3, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
+      }
+    }
+  }
+
+  /** One value column (the tail of the value dimension), {@code nv} query vectors. */
+  static void pv1(Lanes w, int nv, float[] v, int v0, int ldv, int cols, float[] pt, float[] ot,
+      int o0, float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    for (int q = 0; q < nv; q++) {
+      FloatVector a0 = FloatVector.fromArray(s, ot, o0 + q * n)
+          .mul(FloatVector.fromArray(s, alpha, q * n));
+      FloatVector a1 = FloatVector.zero(s);
+      int c = 0;
+      for (; c + 2 <= cols; c += 2) {
+        FloatVector b0 = FloatVector.broadcast(s, v[v0 + c * ldv]);
+        FloatVector b1 = FloatVector.broadcast(s, v[v0 + (c + 1) * ldv]);
+        a0 = b0.fma(FloatVector.fromArray(s, pt, c * br + q * n), a0);
+        a1 = b1.fma(FloatVector.fromArray(s, pt, (c + 1) * br + q * n), a1);
+      }
+      if (c < cols) {
+        FloatVector b0 = FloatVector.broadcast(s, v[v0 + c * ldv]);
+        a0 = b0.fma(FloatVector.fromArray(s, pt, c * br + q * n), a0);
+      }
+      a0.add(a1).intoArray(ot, o0 + q * n);
+    }
+  }
+
+  // ---- online softmax, lane-wise over queries
+
+  /**
+   * One online-softmax step over a key tile whose logits are in {@code st} (masked entries
+   * {@code -inf}): updates the running max {@code m} and sum {@code l}, overwrites the logits with
+   * {@code exp(s - m_new)} and writes the rescale factor {@code exp(m_old - m_new)} to
+   * {@code alpha}. NaN guard: a lane whose max is still {@code -inf} subtracts 0 instead, so its
+   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN.
+   */
+  static void softmax(Lanes w, int nv, float[] st, int cols, float[] m, float[] l,
+      float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector ninf = FloatVector.broadcast(s, Float.NEGATIVE_INFINITY);
+    FloatVector zero = FloatVector.zero(s);
+    for (int v = 0; v < nv; v++) {
+      int lo = v * n;
+      FloatVector mOld = FloatVector.fromArray(s, m, lo);
+      // running max, two chains
+      FloatVector mx0 = mOld;
+      FloatVector mx1 = ninf;
+      int c = 0;
+      for (; c + 2 <= cols; c += 2) {
+        FloatVector x0 = FloatVector.fromArray(s, st, c * br + lo);
+        FloatVector x1 = FloatVector.fromArray(s, st, (c + 1) * br + lo);
+        mx0 = mx0.blend(x0, x0.compare(VectorOperators.GT, mx0));
+        mx1 = mx1.blend(x1, x1.compare(VectorOperators.GT, mx1));
+      }
+      if (c < cols) {
+        FloatVector x0 = FloatVector.fromArray(s, st, c * br + lo);
+        mx0 = mx0.blend(x0, x0.compare(VectorOperators.GT, mx0));
+      }
+      FloatVector mNew = mx0.blend(mx1, mx1.compare(VectorOperators.GT, mx0));
+      FloatVector mSafe = mNew.blend(zero, mNew.compare(VectorOperators.EQ, ninf));
+      FloatVector a = exp(mOld.sub(mSafe));
+      // exp and row sum
+      FloatVector sum = zero;
+      for (c = 0; c < cols; c++) {
+        int at = c * br + lo;
+        FloatVector p = exp(FloatVector.fromArray(s, st, at).sub(mSafe));
+        p.intoArray(st, at);
+        sum = sum.add(p);
+      }
+      FloatVector.fromArray(s, l, lo).fma(a, sum).intoArray(l, lo);
+      mNew.intoArray(m, lo);
+      a.intoArray(alpha, lo);
+    }
+  }
+
+  /**
+   * {@code e^x} for {@code x <= 0}, {@code -inf} (gives 0) and NaN (gives NaN): {@code 2^n 2^f}
+   * with {@code n = round(x log2 e)} (by the 1.5 * 2^23 trick), {@code |f| <= 1/2} and a degree-6
+   * polynomial for {@code 2^f}; relative error about 1.2e-7, results below {@code 2^-126} flush
+   * to 0. Built from add, multiply and fma only, so the result is bitwise the same in the
+   * interpreter and in every JIT tier (unlike {@code lanewise(EXP)}, whose intrinsic and
+   * fallback round differently), which keeps the kernel deterministic.
+   */
+  static FloatVector exp(FloatVector x) {
+    FloatVector t = x.mul(LOG2E);
+    t = t.blend(-127f, t.lt(-127f));
+    FloatVector r = t.add(ROUNDER);
+    FloatVector f = t.sub(r.sub(ROUNDER));
+    VectorSpecies<Float> s = x.species();
+    FloatVector p = f.fma(E6, E5);
+    p = p.fma(f, FloatVector.broadcast(s, E4));
+    p = p.fma(f, FloatVector.broadcast(s, E3));
+    p = p.fma(f, FloatVector.broadcast(s, E2));
+    p = p.fma(f, FloatVector.broadcast(s, E1));
+    p = p.fma(f, FloatVector.broadcast(s, 1f));
+    // the low mantissa bits of r hold n; (n + 127) << 23 is the float 2^n (0 for n = -127)
+    FloatVector pow2n = r.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23)
+        .reinterpretAsFloats();
+    return p.mul(pow2n);
+  }
+
+  /**
+   * {@code tanh(x)}: {@code sign(x) (1 - e) / (1 + e)} with {@code e = e^(-2|x|)}, and for
+   * {@code |x| < 1/8} (where {@code 1 - e} would cancel) the odd series up to {@code x^7}.
+   */
+  static FloatVector tanh(FloatVector x) {
+    FloatVector a = x.abs();
+    FloatVector e = exp(a.mul(-2f));
+    FloatVector y = e.neg().add(1f).div(e.add(1f));
+    FloatVector x2 = x.mul(x);
+    FloatVector series = x2.fma(-17f / 315f, 2f / 15f).fma(x2, FloatVector.broadcast(x.species(),
+        -1f / 3f)).mul(x2).fma(x, x);
+    y = y.blend(y.neg(), x.lt(0f));
+    return y.blend(series, a.lt(0.125f));
+  }
+
+  // ---- logit modifiers and masks
+
+  /**
+   * Softcap {@code c * tanh(s / c)} (when {@code cap > 0}) and then ALiBi
+   * {@code s -= slope[q] * |i_q + diag - j|} (when {@code slope != null}) over a key tile.
+   */
+  static void softcapAndAlibi(Lanes w, int nv, float[] st, int cols, int j0, float cap,
+      float[] slope, float[] qi, long diag) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector capv = FloatVector.broadcast(s, cap);
+    for (int v = 0; v < nv; v++) {
+      int lo = v * n;
+      FloatVector qiv = FloatVector.fromArray(s, qi, lo);
+      FloatVector sl = slope == null ? null : FloatVector.fromArray(s, slope, lo);
+      for (int c = 0; c < cols; c++) {
+        int at = c * br + lo;
+        FloatVector x = FloatVector.fromArray(s, st, at);
+        if (cap > 0) {
+          x = tanh(x.div(capv)).mul(capv);
+        }
+        if (sl != null) {
+          FloatVector dist = qiv.add((float) (diag - (j0 + c))).abs();
+          x = x.sub(sl.mul(dist));
+        }
+        x.intoArray(st, at);
+      }
+    }
+  }
+
+  /**
+   * The band mask (causal / sliding window) of a PARTIAL tile, analytically: query {@code i}
+   * sees key {@code j} iff {@code j - diag - right <= i <= j - diag + left} ({@code -1} =
+   * unbounded); other entries become {@code -inf}.
+   */
+  static void band(Lanes w, int nv, float[] st, int cols, int j0, long diag, long left,
+      long right, float[] qi) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector ninf = FloatVector.broadcast(s, Float.NEGATIVE_INFINITY);
+    for (int v = 0; v < nv; v++) {
+      int lo = v * n;
+      FloatVector qiv = FloatVector.fromArray(s, qi, lo);
+      for (int c = 0; c < cols; c++) {
+        long j = j0 + c;
+        float first = right < 0 ? Float.NEGATIVE_INFINITY : (float) (j - diag - right);
+        float last = left < 0 ? Float.POSITIVE_INFINITY : (float) (j - diag + left);
+        int at = c * br + lo;
+        FloatVector x = FloatVector.fromArray(s, st, at);
+        x = x.blend(ninf, qiv.compare(VectorOperators.LT, first)
+            .or(qiv.compare(VectorOperators.GT, last)));
+        x.intoArray(st, at);
+      }
+    }
+  }
+
+  /** True when {@code rows} rows of {@code width} floats (row stride {@code ld}) are all finite. */
+  static boolean allFinite(Lanes w, float[] a, int off, int ld, int rows, int width) {
+    VectorSpecies<Float> s = w.species();
+    FloatVector zero = FloatVector.zero(s);
+    // x * 0 is 0 for finite x and NaN for NaN or an infinity
+    FloatVector acc = zero;
+    float tail = 0f;
+    int bound = s.loopBound(width);
+    for (int r = 0; r < rows; r++) {
+      int base = off + r * ld;
+      int e = 0;
+      for (; e < bound; e += s.length()) {
+        acc = FloatVector.fromArray(s, a, base + e).fma(zero, acc);
+      }
+      for (; e < width; e++) {
+        tail += a[base + e] * 0f;
+      }
+    }
+    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
+  }
+
+  // ---- microkernels (8 rows x 3 or 1 vectors; written out so that every accumulator is a local)
+
+  /** 8 key rows x 3 query vectors of {@code S^T = K Q^T} (24 accumulators for 3). */
+  static void qk8x3(Lanes w, float[] k, int k0, int ldk, float[] qt, int d, float[] st,
+      int s0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    int r0 = k0;
+    int r1 = r0 + ldk;
+    int r2 = r1 + ldk;
+    int r3 = r2 + ldk;
+    int r4 = r3 + ldk;
+    int r5 = r4 + ldk;
+    int r6 = r5 + ldk;
+    int r7 = r6 + ldk;
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z, a01 = z, a02 = z;
+    FloatVector a10 = z, a11 = z, a12 = z;
+    FloatVector a20 = z, a21 = z, a22 = z;
+    FloatVector a30 = z, a31 = z, a32 = z;
+    FloatVector a40 = z, a41 = z, a42 = z;
+    FloatVector a50 = z, a51 = z, a52 = z;
+    FloatVector a60 = z, a61 = z, a62 = z;
+    FloatVector a70 = z, a71 = z, a72 = z;
+    for (int e = 0; e < d; e++) {
+      int qo = e * br;
+      FloatVector q0 = FloatVector.fromArray(s, qt, qo);
+      FloatVector q1 = FloatVector.fromArray(s, qt, qo + n);
+      FloatVector q2 = FloatVector.fromArray(s, qt, qo + 2 * n);
+      FloatVector b0 = FloatVector.broadcast(s, k[r0 + e]);
+      a00 = b0.fma(q0, a00);
+      a01 = b0.fma(q1, a01);
+      a02 = b0.fma(q2, a02);
+      FloatVector b1 = FloatVector.broadcast(s, k[r1 + e]);
+      a10 = b1.fma(q0, a10);
+      a11 = b1.fma(q1, a11);
+      a12 = b1.fma(q2, a12);
+      FloatVector b2 = FloatVector.broadcast(s, k[r2 + e]);
+      a20 = b2.fma(q0, a20);
+      a21 = b2.fma(q1, a21);
+      a22 = b2.fma(q2, a22);
+      FloatVector b3 = FloatVector.broadcast(s, k[r3 + e]);
+      a30 = b3.fma(q0, a30);
+      a31 = b3.fma(q1, a31);
+      a32 = b3.fma(q2, a32);
+      FloatVector b4 = FloatVector.broadcast(s, k[r4 + e]);
+      a40 = b4.fma(q0, a40);
+      a41 = b4.fma(q1, a41);
+      a42 = b4.fma(q2, a42);
+      FloatVector b5 = FloatVector.broadcast(s, k[r5 + e]);
+      a50 = b5.fma(q0, a50);
+      a51 = b5.fma(q1, a51);
+      a52 = b5.fma(q2, a52);
+      FloatVector b6 = FloatVector.broadcast(s, k[r6 + e]);
+      a60 = b6.fma(q0, a60);
+      a61 = b6.fma(q1, a61);
+      a62 = b6.fma(q2, a62);
+      FloatVector b7 = FloatVector.broadcast(s, k[r7 + e]);
+      a70 = b7.fma(q0, a70);
+      a71 = b7.fma(q1, a71);
+      a72 = b7.fma(q2, a72);
+    }
+    a00.intoArray(st, s0);
+    a01.intoArray(st, s0 + n);
+    a02.intoArray(st, s0 + 2 * n);
+    a10.intoArray(st, s0 + br);
+    a11.intoArray(st, s0 + br + n);
+    a12.intoArray(st, s0 + br + 2 * n);
+    a20.intoArray(st, s0 + 2 * br);
+    a21.intoArray(st, s0 + 2 * br + n);
+    a22.intoArray(st, s0 + 2 * br + 2 * n);
+    a30.intoArray(st, s0 + 3 * br);
+    a31.intoArray(st, s0 + 3 * br + n);
+    a32.intoArray(st, s0 + 3 * br + 2 * n);
+    a40.intoArray(st, s0 + 4 * br);
+    a41.intoArray(st, s0 + 4 * br + n);
+    a42.intoArray(st, s0 + 4 * br + 2 * n);
+    a50.intoArray(st, s0 + 5 * br);
+    a51.intoArray(st, s0 + 5 * br + n);
+    a52.intoArray(st, s0 + 5 * br + 2 * n);
+    a60.intoArray(st, s0 + 6 * br);
+    a61.intoArray(st, s0 + 6 * br + n);
+    a62.intoArray(st, s0 + 6 * br + 2 * n);
+    a70.intoArray(st, s0 + 7 * br);
+    a71.intoArray(st, s0 + 7 * br + n);
+    a72.intoArray(st, s0 + 7 * br + 2 * n);
+  }
+
+  /** 8 key rows x 1 query vector of {@code S^T = K Q^T} (small query tiles). */
+  static void qk8x1(Lanes w, float[] k, int k0, int ldk, float[] qt, int d, float[] st,
+      int s0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    int r0 = k0;
+    int r1 = r0 + ldk;
+    int r2 = r1 + ldk;
+    int r3 = r2 + ldk;
+    int r4 = r3 + ldk;
+    int r5 = r4 + ldk;
+    int r6 = r5 + ldk;
+    int r7 = r6 + ldk;
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z;
+    FloatVector a10 = z;
+    FloatVector a20 = z;
+    FloatVector a30 = z;
+    FloatVector a40 = z;
+    FloatVector a50 = z;
+    FloatVector a60 = z;
+    FloatVector a70 = z;
+    for (int e = 0; e < d; e++) {
+      int qo = e * br;
+      FloatVector q0 = FloatVector.fromArray(s, qt, qo);
+      FloatVector b0 = FloatVector.broadcast(s, k[r0 + e]);
+      a00 = b0.fma(q0, a00);
+      FloatVector b1 = FloatVector.broadcast(s, k[r1 + e]);
+      a10 = b1.fma(q0, a10);
+      FloatVector b2 = FloatVector.broadcast(s, k[r2 + e]);
+      a20 = b2.fma(q0, a20);
+      FloatVector b3 = FloatVector.broadcast(s, k[r3 + e]);
+      a30 = b3.fma(q0, a30);
+      FloatVector b4 = FloatVector.broadcast(s, k[r4 + e]);
+      a40 = b4.fma(q0, a40);
+      FloatVector b5 = FloatVector.broadcast(s, k[r5 + e]);
+      a50 = b5.fma(q0, a50);
+      FloatVector b6 = FloatVector.broadcast(s, k[r6 + e]);
+      a60 = b6.fma(q0, a60);
+      FloatVector b7 = FloatVector.broadcast(s, k[r7 + e]);
+      a70 = b7.fma(q0, a70);
+    }
+    a00.intoArray(st, s0);
+    a10.intoArray(st, s0 + br);
+    a20.intoArray(st, s0 + 2 * br);
+    a30.intoArray(st, s0 + 3 * br);
+    a40.intoArray(st, s0 + 4 * br);
+    a50.intoArray(st, s0 + 5 * br);
+    a60.intoArray(st, s0 + 6 * br);
+    a70.intoArray(st, s0 + 7 * br);
+  }
+
+  /**
+   * 8 value columns x 3 query vectors of {@code O^T = diag(alpha) O^T + V^T P^T}; the
+   * rescale of the running output is folded into the load of the accumulators.
+   */
+  static void pv8x3(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, float[] ot,
+      int o0, float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector f0 = FloatVector.fromArray(s, alpha, 0);
+    FloatVector f1 = FloatVector.fromArray(s, alpha, n);
+    FloatVector f2 = FloatVector.fromArray(s, alpha, 2 * n);
+    FloatVector a00 = FloatVector.fromArray(s, ot, o0).mul(f0);
+    FloatVector a01 = FloatVector.fromArray(s, ot, o0 + n).mul(f1);
+    FloatVector a02 = FloatVector.fromArray(s, ot, o0 + 2 * n).mul(f2);
+    FloatVector a10 = FloatVector.fromArray(s, ot, o0 + br).mul(f0);
+    FloatVector a11 = FloatVector.fromArray(s, ot, o0 + br + n).mul(f1);
+    FloatVector a12 = FloatVector.fromArray(s, ot, o0 + br + 2 * n).mul(f2);
+    FloatVector a20 = FloatVector.fromArray(s, ot, o0 + 2 * br).mul(f0);
+    FloatVector a21 = FloatVector.fromArray(s, ot, o0 + 2 * br + n).mul(f1);
+    FloatVector a22 = FloatVector.fromArray(s, ot, o0 + 2 * br + 2 * n).mul(f2);
+    FloatVector a30 = FloatVector.fromArray(s, ot, o0 + 3 * br).mul(f0);
+    FloatVector a31 = FloatVector.fromArray(s, ot, o0 + 3 * br + n).mul(f1);
+    FloatVector a32 = FloatVector.fromArray(s, ot, o0 + 3 * br + 2 * n).mul(f2);
+    FloatVector a40 = FloatVector.fromArray(s, ot, o0 + 4 * br).mul(f0);
+    FloatVector a41 = FloatVector.fromArray(s, ot, o0 + 4 * br + n).mul(f1);
+    FloatVector a42 = FloatVector.fromArray(s, ot, o0 + 4 * br + 2 * n).mul(f2);
+    FloatVector a50 = FloatVector.fromArray(s, ot, o0 + 5 * br).mul(f0);
+    FloatVector a51 = FloatVector.fromArray(s, ot, o0 + 5 * br + n).mul(f1);
+    FloatVector a52 = FloatVector.fromArray(s, ot, o0 + 5 * br + 2 * n).mul(f2);
+    FloatVector a60 = FloatVector.fromArray(s, ot, o0 + 6 * br).mul(f0);
+    FloatVector a61 = FloatVector.fromArray(s, ot, o0 + 6 * br + n).mul(f1);
+    FloatVector a62 = FloatVector.fromArray(s, ot, o0 + 6 * br + 2 * n).mul(f2);
+    FloatVector a70 = FloatVector.fromArray(s, ot, o0 + 7 * br).mul(f0);
+    FloatVector a71 = FloatVector.fromArray(s, ot, o0 + 7 * br + n).mul(f1);
+    FloatVector a72 = FloatVector.fromArray(s, ot, o0 + 7 * br + 2 * n).mul(f2);
+    for (int c = 0; c < cols; c++) {
+      int po = c * br;
+      int vo = v0 + c * ldv;
+      FloatVector p0 = FloatVector.fromArray(s, pt, po);
+      FloatVector p1 = FloatVector.fromArray(s, pt, po + n);
+      FloatVector p2 = FloatVector.fromArray(s, pt, po + 2 * n);
+      FloatVector b0 = FloatVector.broadcast(s, v[vo]);
+      a00 = b0.fma(p0, a00);
+      a01 = b0.fma(p1, a01);
+      a02 = b0.fma(p2, a02);
+      FloatVector b1 = FloatVector.broadcast(s, v[vo + 1]);
+      a10 = b1.fma(p0, a10);
+      a11 = b1.fma(p1, a11);
+      a12 = b1.fma(p2, a12);
+      FloatVector b2 = FloatVector.broadcast(s, v[vo + 2]);
+      a20 = b2.fma(p0, a20);
+      a21 = b2.fma(p1, a21);
+      a22 = b2.fma(p2, a22);
+      FloatVector b3 = FloatVector.broadcast(s, v[vo + 3]);
+      a30 = b3.fma(p0, a30);
+      a31 = b3.fma(p1, a31);
+      a32 = b3.fma(p2, a32);
+      FloatVector b4 = FloatVector.broadcast(s, v[vo + 4]);
+      a40 = b4.fma(p0, a40);
+      a41 = b4.fma(p1, a41);
+      a42 = b4.fma(p2, a42);
+      FloatVector b5 = FloatVector.broadcast(s, v[vo + 5]);
+      a50 = b5.fma(p0, a50);
+      a51 = b5.fma(p1, a51);
+      a52 = b5.fma(p2, a52);
+      FloatVector b6 = FloatVector.broadcast(s, v[vo + 6]);
+      a60 = b6.fma(p0, a60);
+      a61 = b6.fma(p1, a61);
+      a62 = b6.fma(p2, a62);
+      FloatVector b7 = FloatVector.broadcast(s, v[vo + 7]);
+      a70 = b7.fma(p0, a70);
+      a71 = b7.fma(p1, a71);
+      a72 = b7.fma(p2, a72);
+    }
+    a00.intoArray(ot, o0);
+    a01.intoArray(ot, o0 + n);
+    a02.intoArray(ot, o0 + 2 * n);
+    a10.intoArray(ot, o0 + br);
+    a11.intoArray(ot, o0 + br + n);
+    a12.intoArray(ot, o0 + br + 2 * n);
+    a20.intoArray(ot, o0 + 2 * br);
+    a21.intoArray(ot, o0 + 2 * br + n);
+    a22.intoArray(ot, o0 + 2 * br + 2 * n);
+    a30.intoArray(ot, o0 + 3 * br);
+    a31.intoArray(ot, o0 + 3 * br + n);
+    a32.intoArray(ot, o0 + 3 * br + 2 * n);
+    a40.intoArray(ot, o0 + 4 * br);
+    a41.intoArray(ot, o0 + 4 * br + n);
+    a42.intoArray(ot, o0 + 4 * br + 2 * n);
+    a50.intoArray(ot, o0 + 5 * br);
+    a51.intoArray(ot, o0 + 5 * br + n);
+    a52.intoArray(ot, o0 + 5 * br + 2 * n);
+    a60.intoArray(ot, o0 + 6 * br);
+    a61.intoArray(ot, o0 + 6 * br + n);
+    a62.intoArray(ot, o0 + 6 * br + 2 * n);
+    a70.intoArray(ot, o0 + 7 * br);
+    a71.intoArray(ot, o0 + 7 * br + n);
+    a72.intoArray(ot, o0 + 7 * br + 2 * n);
+  }
+
+  /**
+   * 8 value columns x 1 query vector of {@code O^T = diag(alpha) O^T + V^T P^T}; the
+   * rescale of the running output is folded into the load of the accumulators.
+   */
+  static void pv8x1(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, float[] ot,
+      int o0, float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector f0 = FloatVector.fromArray(s, alpha, 0);
+    FloatVector a00 = FloatVector.fromArray(s, ot, o0).mul(f0);
+    FloatVector a10 = FloatVector.fromArray(s, ot, o0 + br).mul(f0);
+    FloatVector a20 = FloatVector.fromArray(s, ot, o0 + 2 * br).mul(f0);
+    FloatVector a30 = FloatVector.fromArray(s, ot, o0 + 3 * br).mul(f0);
+    FloatVector a40 = FloatVector.fromArray(s, ot, o0 + 4 * br).mul(f0);
+    FloatVector a50 = FloatVector.fromArray(s, ot, o0 + 5 * br).mul(f0);
+    FloatVector a60 = FloatVector.fromArray(s, ot, o0 + 6 * br).mul(f0);
+    FloatVector a70 = FloatVector.fromArray(s, ot, o0 + 7 * br).mul(f0);
+    for (int c = 0; c < cols; c++) {
+      int po = c * br;
+      int vo = v0 + c * ldv;
+      FloatVector p0 = FloatVector.fromArray(s, pt, po);
+      FloatVector b0 = FloatVector.broadcast(s, v[vo]);
+      a00 = b0.fma(p0, a00);
+      FloatVector b1 = FloatVector.broadcast(s, v[vo + 1]);
+      a10 = b1.fma(p0, a10);
+      FloatVector b2 = FloatVector.broadcast(s, v[vo + 2]);
+      a20 = b2.fma(p0, a20);
+      FloatVector b3 = FloatVector.broadcast(s, v[vo + 3]);
+      a30 = b3.fma(p0, a30);
+      FloatVector b4 = FloatVector.broadcast(s, v[vo + 4]);
+      a40 = b4.fma(p0, a40);
+      FloatVector b5 = FloatVector.broadcast(s, v[vo + 5]);
+      a50 = b5.fma(p0, a50);
+      FloatVector b6 = FloatVector.broadcast(s, v[vo + 6]);
+      a60 = b6.fma(p0, a60);
+      FloatVector b7 = FloatVector.broadcast(s, v[vo + 7]);
+      a70 = b7.fma(p0, a70);
+    }
+    a00.intoArray(ot, o0);
+    a10.intoArray(ot, o0 + br);
+    a20.intoArray(ot, o0 + 2 * br);
+    a30.intoArray(ot, o0 + 3 * br);
+    a40.intoArray(ot, o0 + 4 * br);
+    a50.intoArray(ot, o0 + 5 * br);
+    a60.intoArray(ot, o0 + 6 * br);
+    a70.intoArray(ot, o0 + 7 * br);
+  }
+}

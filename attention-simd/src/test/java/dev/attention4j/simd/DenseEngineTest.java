@@ -1,0 +1,108 @@
+package dev.attention4j.simd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.attention4j.core.Alignment;
+import dev.attention4j.core.AttentionOptions;
+import dev.attention4j.core.AttentionResult;
+import dev.attention4j.core.DType;
+import dev.attention4j.core.LseMerge;
+import dev.attention4j.core.Tensor;
+import dev.attention4j.core.TileClass;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The engine's external entry points: caller-chosen key tiles and partial key ranges. */
+class DenseEngineTest {
+
+  static AttentionOptions options(int variant) {
+    return switch (variant) {
+      case 0 -> AttentionOptions.defaults();
+      case 1 -> AttentionOptions.builder().causal(true).build();
+      case 2 -> AttentionOptions.builder().window(40, 5).alignment(Alignment.TOP_LEFT)
+          .softcap(8).build();
+      default -> AttentionOptions.builder().causal(true).kvLens(170, 90)
+          .alibiSlopes(0.1, 0.2, 0.3, 0.4).maskMod((b, h, i, j) -> (i + j) % 7 != 3).build();
+    };
+  }
+
+  @ParameterizedTest(name = "options {0}")
+  @ValueSource(ints = {0, 1, 2, 3})
+  void splitKeyRangesMergeToTheFullResult(int variant) {
+    long seed = 1000 + variant;
+    System.out.println("seed " + seed);
+    SplittableRandom rnd = new SplittableRandom(seed);
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 2, 4, 33, 32);
+    Tensor k = Support.gaussian(rnd, DType.F32, 1, 2, 2, 200, 32);
+    Tensor v = Support.gaussian(rnd, DType.F32, 1, 2, 2, 200, 24);
+    AttentionOptions o = options(variant);
+    DenseEngine engine = new SimdAttention().engine(q, k, v, o);
+    int[] cuts = {0, 1 + rnd.nextInt(60), 70 + rnd.nextInt(60), 200};
+    Tensor out = Tensor.zeros(DType.F32, 2, 4, 33, 24);
+    Tensor lse = Tensor.zeros(DType.F32, 2, 4, 33);
+    Tensor partOut = Tensor.zeros(DType.F32, 2, 4, 33, 24);
+    Tensor partLse = Tensor.zeros(DType.F32, 2, 4, 33);
+    lse.fill(Double.NEGATIVE_INFINITY);
+    for (int s = 0; s + 1 < cuts.length; s++) {
+      for (int b = 0; b < 2; b++) {
+        for (int g = 0; g < 2; g++) {
+          for (int p0 = 0; p0 < engine.packedRows(); p0 += engine.tileRows()) {
+            int p1 = Math.min(p0 + engine.tileRows(), engine.packedRows());
+            engine.attendRange(b, g, p0, p1, cuts[s], cuts[s + 1], partOut, partLse);
+          }
+        }
+      }
+      LseMerge.merge(out, lse, partOut, partLse, out, lse);
+    }
+    Support.assertClose(Support.reference(q, k, v, o), new AttentionResult(out, lse),
+        "merged split at " + cuts[1] + ", " + cuts[2]);
+  }
+
+  @ParameterizedTest(name = "options {0}")
+  @ValueSource(ints = {0, 1, 2, 3})
+  void externalTileListsAllPartialInOddChunks(int variant) {
+    SplittableRandom rnd = new SplittableRandom(2000 + variant);
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 2, 4, 33, 32);
+    Tensor k = Support.gaussian(rnd, DType.F32, 1, 2, 2, 200, 32);
+    Tensor v = Support.gaussian(rnd, DType.F32, 1, 2, 2, 200, 24);
+    AttentionOptions o = options(variant);
+    DenseEngine engine = DenseEngine.of(0, q, k, v, o);
+    Tensor out = Tensor.zeros(DType.F32, 2, 4, 33, 24);
+    Tensor lse = Tensor.zeros(DType.F32, 2, 4, 33);
+    KeyTiles tiles = new KeyTiles();
+    for (int j = 0; j < 200; j += 37) {
+      tiles.add(j, Math.min(j + 37, 200), o.mask() == null ? TileClass.FULL : TileClass.PARTIAL);
+    }
+    // uneven query tiles, also crossing query heads of a group
+    int[] starts = {0, 5, 40, 41};
+    for (int b = 0; b < 2; b++) {
+      for (int g = 0; g < 2; g++) {
+        for (int t = 0; t < starts.length; t++) {
+          int p1 = t + 1 < starts.length ? starts[t + 1] : engine.packedRows();
+          engine.attend(b, g, starts[t], p1, tiles, out, lse);
+        }
+      }
+    }
+    Support.assertClose(Support.reference(q, k, v, o), new AttentionResult(out, lse),
+        "external tiles " + tiles);
+  }
+
+  @Test
+  void scheduleSkipsEmptyTilesAndMarksFullOnes() {
+    Tensor q = Tensor.zeros(DType.F32, 1, 1, 512, 8);
+    DenseEngine engine = DenseEngine.of(512, q, q, q,
+        AttentionOptions.builder().causal(true).build());
+    KeyTiles tiles = new KeyTiles();
+    engine.schedule(0, 0, 200, 248, 0, 512, tiles);
+    // keys 0..247 visible to some row: [0, 128) full, [128, 248) partial (clipped), nothing after
+    assertEquals(2, tiles.size(), tiles.toString());
+    assertEquals(true, tiles.isFull(0));
+    assertEquals(false, tiles.isFull(1));
+    assertEquals(248, tiles.end(1));
+    assertThrows(IllegalArgumentException.class, () -> engine.attend(0, 0, 0, 49, tiles, q, null));
+    assertThrows(IllegalArgumentException.class, () -> tiles.add(5, 4, TileClass.FULL));
+  }
+}
