@@ -6,6 +6,9 @@
 module dev.attention4j.cli {
   requires dev.attention4j.core;
   requires dev.attention4j.simd;
+  requires dev.attention4j.sparse;
+  requires dev.attention4j.linear;
+  requires dev.attention4j.quant;
   requires info.picocli;
 
   opens dev.attention4j.cli to info.picocli;

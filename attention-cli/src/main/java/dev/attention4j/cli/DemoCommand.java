@@ -37,6 +37,10 @@ final class DemoCommand implements Callable<Integer> {
   /** Untimed warm-up per kernel and case: at least 2 calls and at least this long. */
   private static final long WARMUP_NANOS = 250_000_000L;
 
+  /** Demos of the other kernel families: one line per family. */
+  static final List<FamilyDemo> FAMILIES = List.of(
+  );
+
   private final Console console;
 
   @Option(names = "--threads", paramLabel = "N", description = "threads (default: all cores)")
@@ -138,6 +142,28 @@ final class DemoCommand implements Callable<Integer> {
     if (!json) {
       table.print(console.out());
     }
+    Table families = new Table("case", "kernel", "impl", "ms", "dense_ms", "speedup", "max_abs",
+        "1-cos", "rel_l1", "ok");
+    for (FamilyDemo demo : FAMILIES) {
+      List<FamilyDemo.Row> rows;
+      try {
+        rows = demo.run(n);
+      } catch (Exception e) {
+        throw new IllegalStateException("demo of " + demo.getClass().getSimpleName() + " failed: "
+            + e.getMessage(), e);
+      }
+      for (FamilyDemo.Row r : rows) {
+        checks++;
+        if (!r.ok()) {
+          failures++;
+        }
+        emitFamily(families, provider, r);
+      }
+    }
+    if (!json && !FAMILIES.isEmpty()) {
+      console.out().println();
+      families.print(console.out());
+    }
     console.out().flush();
     if (failures > 0) {
       console.error(failures + " of " + checks + " kernel runs exceed the SEMANTICS.md tolerance"
@@ -183,5 +209,28 @@ final class DemoCommand implements Callable<Integer> {
         acc == null ? "-" : Table.sci(acc.out().relativeL1()),
         acc == null ? "-" : Table.sci(acc.lseMaxAbs()),
         acc == null ? "oracle" : acc.withinTolerance() ? "yes" : "NO");
+  }
+
+  private void emitFamily(Table table, String provider, FamilyDemo.Row r) {
+    double speedup = r.denseMs() / r.ms();
+    if (json) {
+      console.out().println(new JsonLine()
+          .put("case", r.caseName())
+          .put("kernel", r.kernel())
+          .put("impl", r.impl())
+          .put("provider", provider)
+          .put("ms", r.ms())
+          .put("dense_ms", r.denseMs())
+          .put("speedup", speedup)
+          .put("max_abs_err", r.maxAbs())
+          .put("cosine", r.cosine())
+          .put("rel_l1", r.relativeL1())
+          .put("within_tolerance", r.ok()));
+      return;
+    }
+    table.row(r.caseName(), r.kernel(), r.impl(), Table.fixed(r.ms(), 2),
+        Double.isNaN(r.denseMs()) ? "-" : Table.fixed(r.denseMs(), 2),
+        Double.isNaN(speedup) ? "-" : Table.fixed(speedup, 2) + "x", Table.sci(r.maxAbs()),
+        Table.sci(1 - r.cosine()), Table.sci(r.relativeL1()), r.ok() ? "yes" : "NO");
   }
 }

@@ -165,6 +165,29 @@ public final class AttentionOptions {
     return alibiSlopes != null || scoreMod != null;
   }
 
+  /**
+   * Steps 2 and 3 of the logit (SEMANTICS.md) for one pair: softcap, ALiBi, then the score
+   * modifier, applied to the scaled dot product {@code scaled = scale * <q_i, k_j>}.
+   *
+   * @param diag the diagonal offset {@code off_b} of the batch ({@link #diagonal})
+   */
+  public double logit(double scaled, int b, int h, int i, int j, long diag) {
+    return Logits.finish(scaled, this, b, h, i, j, diag);
+  }
+
+  int[] kvLensUnsafe() {
+    return kvLens;
+  }
+
+  double[] alibiSlopesUnsafe() {
+    return alibiSlopes;
+  }
+
+  /** Document ids without a copy, for validation in this package. */
+  int[][] documentIdsUnsafe() {
+    return documentIds;
+  }
+
   /** The diagonal offset {@code off_b} of batch {@code b}. */
   public long diagonal(int b, int qLen, int kvLength) {
     return alignment.offset(qLen, kvLen(b, kvLength));

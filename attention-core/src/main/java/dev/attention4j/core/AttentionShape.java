@@ -71,12 +71,12 @@ public record AttentionShape(int batch, int qHeads, int kvHeads, int qLen, int k
     if (lse != null) {
       requireShape("LSE", lse, b, hq, sq);
     }
-    double[] slopes = options.alibiSlopes();
+    double[] slopes = options.alibiSlopesUnsafe();
     if (slopes != null && slopes.length != hq) {
       throw new IllegalArgumentException("alibi slopes have " + slopes.length
           + " entries, expected one per query head (" + hq + ")");
     }
-    int[] lens = options.kvLens();
+    int[] lens = options.kvLensUnsafe();
     if (lens != null) {
       if (lens.length != b) {
         throw new IllegalArgumentException("kvLens has " + lens.length
@@ -89,7 +89,7 @@ public record AttentionShape(int batch, int qHeads, int kvHeads, int qLen, int k
         }
       }
     }
-    int[][] docs = options.documentIds();
+    int[][] docs = options.documentIdsUnsafe();
     if (docs != null) {
       if (sq != sk) {
         throw new IllegalArgumentException("document masks need Sq == Sk, got Sq " + sq + ", Sk "
