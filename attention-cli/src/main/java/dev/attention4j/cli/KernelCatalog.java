@@ -33,7 +33,8 @@ final class KernelCatalog {
       new Entry("nabla", List.of("--block-size", "--threshold"), null, null),
       new Entry("linear", List.of("--feature-map", "--feature-weights", "--causal",
           "--no-normalize", "--decay", "--hybrid-window", "--mix"), null, null),
-      new Entry("sage", List.of("--variant", "--causal", "--align"), null, null));
+      new Entry("sage", List.of("--variant", "--causal", "--align"), SageRunCommand::new,
+          SageBenchCommand::new));
 
   /** {@code bench decode}: one decode step against a KV cache (bench only). */
   static final Entry DECODE = new Entry("decode", List.of("--kv-dtype"), null, null);

@@ -22,6 +22,9 @@ class DemoTest {
     assertTrue(lines.get(0).contains("provider " + Kernels.provider().name()), lines.get(0));
     assertTrue(lines.get(1).startsWith("case"), lines.get(1));
     for (String l : lines.subList(2, lines.size())) {
+      if (l.isEmpty() || l.startsWith("case")) {
+        continue; // the kernel families' table: a blank line and its own header
+      }
       assertTrue(l.endsWith("yes") || l.endsWith("oracle"), l);
     }
     assertTrue(r.out().contains("decode kv-lens alibi"), r.out());

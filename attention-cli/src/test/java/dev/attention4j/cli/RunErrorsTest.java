@@ -203,7 +203,7 @@ class RunErrorsTest {
           a.addAll(List.of("--block-size", "4", "--topk", "2"));
           return a;
         }),
-        bad("sage not in this build", "kernel 'sage' is not available in this build", d -> {
+        bad("sage without --variant", "Missing required option: '--variant", d -> {
           List<String> a = valid(d);
           a.set(1, "sage");
           return a;

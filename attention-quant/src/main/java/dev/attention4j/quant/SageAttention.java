@@ -1,0 +1,260 @@
+package dev.attention4j.quant;
+
+import dev.attention4j.core.AttentionKernel;
+import dev.attention4j.core.AttentionOptions;
+import dev.attention4j.core.AttentionShape;
+import dev.attention4j.core.DType;
+import dev.attention4j.core.Tensor;
+import dev.attention4j.simd.SimdAttention;
+import java.util.Objects;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * SageAttention (SEMANTICS.md "Quantized"; kernel-notes §7): quantized softmax attention with
+ * bit-exact emulation of the formats of each {@link SageVariant}. Masks: causal, in both
+ * alignments; GQA/MQA as everywhere; the scale defaults to {@code 1 / sqrt(D)}. Windows, softcap,
+ * ALiBi, score and mask modifiers, document masks and key lengths are rejected.
+ *
+ * <pre>{@code
+ * AttentionKernel sage = SageAttention.builder(SageVariant.SAGE2_INT8).build();
+ * AttentionResult r = sage.forward(q, k, v, AttentionOptions.builder().causal(true).build());
+ * }</pre>
+ *
+ * <p><b>Implementations.</b> Both start from the same quantized operands ({@code SagePrep}), so
+ * they differ only in accumulation rounding (and in the rare P code that a last-bit difference of
+ * a logit moves across a rounding boundary):
+ *
+ * <ul>
+ *   <li>{@link Impl#REFERENCE}: a scalar pipeline accumulating in float64, one query row at a
+ *       time, key tiles of {@link SageVariant#P_TILE} keys aligned to multiples of 128, the online
+ *       softmax's running max per tile, P quantized per tile; LSE with the K-smoothing
+ *       correction;
+ *   <li>{@link Impl#FAST}: {@code sage1} runs the dense SIMD engine on the dequantized operands
+ *       (INT8 codes times their scales are exact in float32, so the only difference to an INT32
+ *       dot product followed by the scales is float32 rounding). The P-quantizing variants need a
+ *       per-tile hook in the dense engine that does not exist yet, so for now they run the
+ *       reference pipeline (documented in {@code docs/quantized.md}).
+ * </ul>
+ *
+ * <p>{@link Accumulation#FP22} emulates the FP22 accumulator of FP8 tensor cores (the P·V
+ * partial sum of each key tile rounded to 13 mantissa bits before it joins the float32 buffer);
+ * it always runs the reference pipeline.
+ */
+public final class SageAttention implements AttentionKernel {
+
+  /** Which pipeline computes the result. */
+  public enum Impl {
+    /** The fast kernel (see the class documentation). */
+    FAST,
+    /** The scalar float64-accumulating pipeline with the same quantization. */
+    REFERENCE
+  }
+
+  /** The accumulation of P·V. */
+  public enum Accumulation {
+    /** float32 (fast) or float64 (reference) throughout: the default. */
+    FLOAT32,
+    /** Per-tile partial sums rounded to 13 mantissa bits (FP8 MMA accumulator), then float32. */
+    FP22
+  }
+
+  private final SageVariant variant;
+  private final Impl impl;
+  private final Accumulation accumulation;
+  private final boolean identity;
+  private final boolean smoothV;
+  private final ForkJoinPool pool;
+  private final SimdAttention dense;
+
+  private SageAttention(Builder b) {
+    this.variant = b.variant;
+    this.impl = b.impl;
+    this.accumulation = b.accumulation;
+    this.identity = b.identity;
+    this.smoothV = b.smoothV;
+    this.pool = b.pool;
+    this.dense = new SimdAttention(pool);
+  }
+
+  /** A builder for {@code variant}: fast, float32 accumulation, real quantizers, common pool. */
+  public static Builder builder(SageVariant variant) {
+    return new Builder(variant);
+  }
+
+  public SageVariant variant() {
+    return variant;
+  }
+
+  public Impl impl() {
+    return impl;
+  }
+
+  /** Whether this configuration runs on the dense SIMD engine (otherwise the scalar pipeline). */
+  public boolean usesEngine() {
+    return impl == Impl.FAST && accumulation == Accumulation.FLOAT32
+        && (variant == SageVariant.SAGE1 || identity);
+  }
+
+  @Override
+  public String name() {
+    return variant.id() + (impl == Impl.REFERENCE ? "-reference" : "")
+        + (identity ? "-identity" : "");
+  }
+
+  @Override
+  public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    if (out == null) {
+      throw new IllegalArgumentException("out must not be null");
+    }
+    AttentionShape shape = AttentionShape.of(q, k, v, out, lse, options);
+    checkOptions(options);
+    SagePrep prep = new SagePrep(shape, variant, q, k, v, identity, smoothV);
+    if (usesEngine()) {
+      engineForward(prep, options, out, lse);
+    } else {
+      Tensor l = lse != null ? lse
+          : Tensor.zeros(DType.F32, shape.batch(), shape.qHeads(), shape.qLen());
+      new ReferenceSage(prep, options, accumulation == Accumulation.FP22).run(pool, out, l);
+    }
+  }
+
+  /** Rejects the options the Sage kernels do not implement. */
+  static void checkOptions(AttentionOptions o) {
+    String bad = null;
+    if (o.windowLeft() >= 0 || o.windowRight() >= 0) {
+      bad = "a sliding window";
+    } else if (o.softcap() > 0) {
+      bad = "softcap";
+    } else if (o.hasAlibi()) {
+      bad = "ALiBi";
+    } else if (o.scoreMod() != null) {
+      bad = "a score modifier";
+    } else if (o.userMask() != null) {
+      bad = "a mask modifier";
+    } else if (o.documentIds() != null) {
+      bad = "document masks";
+    } else if (o.kvLens() != null) {
+      bad = "key lengths";
+    }
+    if (bad != null) {
+      throw new IllegalArgumentException("sage kernels support causal masks only, not " + bad);
+    }
+  }
+
+  /** sage1 (and identity quantizers): the dense engine on the dequantized operands. */
+  private void engineForward(SagePrep p, AttentionOptions options, Tensor out, Tensor lse) {
+    AttentionShape s = p.shape;
+    Tensor qd = Tensor.of(p.qd, s.batch(), s.qHeads(), s.qLen(), p.d);
+    Tensor kd = Tensor.of(p.kd, s.batch(), s.kvHeads(), s.kvLen(), p.d);
+    Tensor vd = Tensor.of(p.vd, s.batch(), s.kvHeads(), s.kvLen(), p.dv);
+    if (p.qbar != null) {
+      // Q smoothing through the engine: [Q~ | qbar] . [K~_deq | K~] = Q~ K~_deq^T + qbar K~^T
+      qd = Tensor.of(augment(p.qd, p.qbar, s.batch() * s.qHeads(), s.qLen(), p.d, p.qBlocks,
+          true), s.batch(), s.qHeads(), s.qLen(), 2 * p.d);
+      kd = Tensor.of(augment(p.kd, p.ks, s.batch() * s.kvHeads(), s.kvLen(), p.d, 0, false),
+          s.batch(), s.kvHeads(), s.kvLen(), 2 * p.d);
+      options = options.toBuilder().scale(options.scale(p.d)).build();
+    }
+    Tensor l = lse != null ? lse : Tensor.zeros(DType.F32, s.batch(), s.qHeads(), s.qLen());
+    dense.forward(qd, kd, vd, out, l, options);
+    finish(p, options, out, l);
+  }
+
+  /** Rows of {@code a} followed by rows of {@code b} (per Q block when {@code perBlock}). */
+  static float[] augment(float[] a, float[] b, int heads, int rows, int d, int blocks,
+      boolean perBlock) {
+    float[] x = new float[heads * rows * 2 * d];
+    for (int h = 0; h < heads; h++) {
+      for (int r = 0; r < rows; r++) {
+        int at = (h * rows + r) * 2 * d;
+        System.arraycopy(a, (h * rows + r) * d, x, at, d);
+        int bAt = perBlock ? (h * blocks + r / SageVariant.Q_BLOCK) * d : (h * rows + r) * d;
+        System.arraycopy(b, bAt, x, at + d, d);
+      }
+    }
+    return x;
+  }
+
+  /**
+   * Adds the K-smoothing term {@code scale * <q_i, kbar>} to the LSE and the V mean (if V was
+   * smoothed) to the non-empty output rows.
+   */
+  static void finish(SagePrep p, AttentionOptions options, Tensor out, Tensor lse) {
+    AttentionShape s = p.shape;
+    double scale = options.scale(s.headDim());
+    for (int b = 0; b < s.batch(); b++) {
+      for (int h = 0; h < s.qHeads(); h++) {
+        int g = s.kvHead(h);
+        int kb = (b * s.kvHeads() + g) * p.d;
+        for (int i = 0; i < s.qLen(); i++) {
+          int qa = ((b * s.qHeads() + h) * s.qLen() + i) * p.d;
+          long la = lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2);
+          double l = lse.getDoubleAt(la);
+          if (l == Double.NEGATIVE_INFINITY) {
+            continue;
+          }
+          double dot = 0;
+          for (int c = 0; c < p.d; c++) {
+            dot += (double) p.q[qa + c] * p.kbar[kb + c];
+          }
+          lse.setAt(la, l + scale * dot);
+          if (p.vbar != null) {
+            int vb = (b * s.kvHeads() + g) * p.dv;
+            long oa = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
+            for (int c = 0; c < p.dv; c++) {
+              long at = oa + c * out.stride(3);
+              out.setAt(at, out.getDoubleAt(at) + p.vbar[vb + c]);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Builder of a {@link SageAttention}. */
+  public static final class Builder {
+    private final SageVariant variant;
+    private Impl impl = Impl.FAST;
+    private Accumulation accumulation = Accumulation.FLOAT32;
+    private boolean identity;
+    private boolean smoothV;
+    private ForkJoinPool pool = ForkJoinPool.commonPool();
+
+    private Builder(SageVariant variant) {
+      this.variant = Objects.requireNonNull(variant, "variant");
+    }
+
+    public Builder impl(Impl impl) {
+      this.impl = Objects.requireNonNull(impl, "impl");
+      return this;
+    }
+
+    public Builder accumulation(Accumulation accumulation) {
+      this.accumulation = Objects.requireNonNull(accumulation, "accumulation");
+      return this;
+    }
+
+    /** Replace every quantizer by the identity (smoothing stays): a test of the plumbing. */
+    public Builder identityQuantizers(boolean identity) {
+      this.identity = identity;
+      return this;
+    }
+
+    /** Subtract the per-channel V mean before quantizing V and add it back to O. */
+    public Builder smoothV(boolean smoothV) {
+      this.smoothV = smoothV;
+      return this;
+    }
+
+    /** The pool the query rows or tiles run on. */
+    public Builder pool(ForkJoinPool pool) {
+      this.pool = Objects.requireNonNull(pool, "pool");
+      return this;
+    }
+
+    public SageAttention build() {
+      return new SageAttention(this);
+    }
+  }
+}

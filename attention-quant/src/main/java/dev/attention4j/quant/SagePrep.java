@@ -1,0 +1,256 @@
+package dev.attention4j.quant;
+
+import dev.attention4j.core.AttentionShape;
+import dev.attention4j.core.DType;
+import dev.attention4j.core.Tensor;
+
+/**
+ * The quantization that every implementation of a Sage variant shares (so the float64 reference
+ * pipeline and the fast kernel see the same codes and differ only in accumulation rounding):
+ * smoothing, then Q, K and V quantized and dequantized back to float32, contiguous
+ * {@code [B, H, S, D]}.
+ *
+ * <ul>
+ *   <li>{@code kbar[b, g, c]}: mean over all keys (float64 sum, rounded to float32);
+ *       {@code ks = K - kbar} in float32;
+ *   <li>{@code qbar[b, h, blk, c]} (sage2, sage3): mean of each 128-token Q block;
+ *       {@code Q~ = Q - qbar} in float32;
+ *   <li>{@code qd}, {@code kd}, {@code vd}: the dequantized Q (or Q~), K~ and V (or V - vbar);
+ *   <li>{@code vbar[b, g, c]} when V smoothing is on, added back to O at the end.
+ * </ul>
+ *
+ * With {@code identity} set the quantizers are the identity (smoothing stays).
+ */
+final class SagePrep {
+
+  final AttentionShape shape;
+  final SageVariant variant;
+  final int d;
+  final int dv;
+  final float[] q;
+  final float[] qd;
+  final float[] qbar;
+  final int qBlocks;
+  final float[] kbar;
+  final float[] ks;
+  final float[] kd;
+  final float[] vd;
+  final float[] vbar;
+  final boolean identity;
+
+  SagePrep(AttentionShape shape, SageVariant variant, Tensor qt, Tensor kt, Tensor vt,
+      boolean identity, boolean smoothV) {
+    this.shape = shape;
+    this.variant = variant;
+    this.identity = identity;
+    this.d = shape.headDim();
+    this.dv = shape.valueDim();
+    int bh = shape.batch() * shape.kvHeads();
+    int bq = shape.batch() * shape.qHeads();
+    int sq = shape.qLen();
+    int sk = shape.kvLen();
+    this.q = Tensor.copyOf(qt, DType.F32).floatData();
+    float[] k = Tensor.copyOf(kt, DType.F32).floatData();
+    float[] v = Tensor.copyOf(vt, DType.F32).floatData();
+    // K smoothing
+    this.kbar = new float[bh * d];
+    this.ks = new float[k.length];
+    for (int g = 0; g < bh; g++) {
+      meanRows(k, g * sk * d, sk, d, kbar, g * d);
+      for (int j = 0; j < sk; j++) {
+        int at = (g * sk + j) * d;
+        for (int c = 0; c < d; c++) {
+          ks[at + c] = k[at + c] - kbar[g * d + c];
+        }
+      }
+    }
+    // Q smoothing
+    this.qBlocks = (sq + SageVariant.Q_BLOCK - 1) / SageVariant.Q_BLOCK;
+    float[] qs;
+    if (variant.smoothsQ()) {
+      qbar = new float[bq * qBlocks * d];
+      qs = new float[q.length];
+      for (int h = 0; h < bq; h++) {
+        for (int blk = 0; blk < qBlocks; blk++) {
+          int i0 = blk * SageVariant.Q_BLOCK;
+          int n = Math.min(SageVariant.Q_BLOCK, sq - i0);
+          int mo = (h * qBlocks + blk) * d;
+          meanRows(q, (h * sq + i0) * d, n, d, qbar, mo);
+          for (int i = i0; i < i0 + n; i++) {
+            int at = (h * sq + i) * d;
+            for (int c = 0; c < d; c++) {
+              qs[at + c] = q[at + c] - qbar[mo + c];
+            }
+          }
+        }
+      }
+    } else {
+      qbar = null;
+      qs = q;
+    }
+    // V smoothing
+    float[] vs = v;
+    if (smoothV) {
+      vbar = new float[bh * dv];
+      vs = new float[v.length];
+      for (int g = 0; g < bh; g++) {
+        meanRows(v, g * sk * dv, sk, dv, vbar, g * dv);
+        for (int j = 0; j < sk; j++) {
+          int at = (g * sk + j) * dv;
+          for (int c = 0; c < dv; c++) {
+            vs[at + c] = v[at + c] - vbar[g * dv + c];
+          }
+        }
+      }
+    } else {
+      vbar = null;
+    }
+    if (identity) {
+      qd = qs;
+      kd = ks;
+      vd = vs;
+      return;
+    }
+    qd = new float[q.length];
+    kd = new float[k.length];
+    switch (variant) {
+      case SAGE1 -> {
+        for (int h = 0; h < bq; h++) {
+          intRows(qs, qd, h * sq * d, sq, d, IntQuant.INT8_MAX, Grouping.BLOCK_128);
+        }
+        for (int g = 0; g < bh; g++) {
+          intRows(ks, kd, g * sk * d, sk, d, IntQuant.INT8_MAX, Grouping.BLOCK_64);
+        }
+        vd = vs;
+      }
+      case SAGE2_INT8, SAGE2_INT4 -> {
+        int qmax = variant == SageVariant.SAGE2_INT8 ? IntQuant.INT8_MAX : IntQuant.INT4_MAX;
+        for (int h = 0; h < bq; h++) {
+          intRows(qs, qd, h * sq * d, sq, d, qmax, Grouping.THREAD_Q);
+        }
+        for (int g = 0; g < bh; g++) {
+          intRows(ks, kd, g * sk * d, sk, d, qmax, Grouping.THREAD_K);
+        }
+        vd = new float[v.length];
+        for (int g = 0; g < bh; g++) {
+          fp8Channels(vs, vd, g * sk * dv, sk, dv);
+        }
+      }
+      case SAGE3_NVFP4 -> {
+        nvfp4Rows(qs, qd, q.length / d, d);
+        nvfp4Rows(ks, kd, k.length / d, d);
+        vd = new float[v.length];
+        for (int g = 0; g < bh; g++) {
+          nvfp4Columns(vs, vd, g * sk * dv, sk, dv);
+        }
+      }
+      default -> throw new AssertionError(variant);
+    }
+  }
+
+  /** Row groups of the INT quantizers. */
+  enum Grouping {
+    BLOCK_128, BLOCK_64, THREAD_Q, THREAD_K;
+
+    int groups(int rows) {
+      return switch (this) {
+        case BLOCK_128 -> (rows + 127) / 128;
+        case BLOCK_64 -> (rows + 63) / 64;
+        case THREAD_Q -> (rows + SageVariant.WARP_Q - 1) / SageVariant.WARP_Q * 8;
+        case THREAD_K -> (rows + SageVariant.K_BLOCK - 1) / SageVariant.K_BLOCK * 4;
+      };
+    }
+
+    int of(int r) {
+      return switch (this) {
+        case BLOCK_128 -> r / 128;
+        case BLOCK_64 -> r / 64;
+        case THREAD_Q -> r / SageVariant.WARP_Q * 8 + r % 8;
+        case THREAD_K -> r / SageVariant.K_BLOCK * 4 + (r % 8) / 2;
+      };
+    }
+  }
+
+  private static void meanRows(float[] x, int off, int rows, int width, float[] out, int oOff) {
+    double[] sum = new double[width];
+    for (int r = 0; r < rows; r++) {
+      int at = off + r * width;
+      for (int c = 0; c < width; c++) {
+        sum[c] += x[at + c];
+      }
+    }
+    for (int c = 0; c < width; c++) {
+      out[oOff + c] = rows == 0 ? 0f : (float) (sum[c] / rows);
+    }
+  }
+
+  /** Symmetric INT quantization of whole rows, one scale per row group; writes dequantized. */
+  static void intRows(float[] x, float[] out, int off, int rows, int width, int qmax,
+      Grouping grouping) {
+    int ng = grouping.groups(rows);
+    float[] amax = new float[ng];
+    for (int r = 0; r < rows; r++) {
+      int gi = grouping.of(r);
+      amax[gi] = Math.max(amax[gi], SimdCodecs.amax(x, off + r * width, width));
+    }
+    byte[] codes = new byte[width];
+    for (int r = 0; r < rows; r++) {
+      float sc = IntQuant.scale(amax[grouping.of(r)], qmax);
+      SimdCodecs.encodeInt(x, off + r * width, width, sc, qmax, codes, 0);
+      SimdCodecs.decodeInt(codes, 0, width, sc, out, off + r * width);
+    }
+  }
+
+  /** FP8 E4M3 per channel over all rows: {@code scale = amax / 448}, {@code E4M3(x / scale)}. */
+  static void fp8Channels(float[] x, float[] out, int off, int rows, int width) {
+    for (int c = 0; c < width; c++) {
+      float amax = 0f;
+      for (int r = 0; r < rows; r++) {
+        amax = Math.max(amax, Math.abs(x[off + r * width + c]));
+      }
+      float sc = amax / 448f;
+      for (int r = 0; r < rows; r++) {
+        int at = off + r * width + c;
+        out[at] = sc == 0f ? 0f
+            : MiniFloat.E4M3.decode(MiniFloat.E4M3.encode(x[at] / sc, true)) * sc;
+      }
+    }
+  }
+
+  /** NVFP4 along each row (16-element blocks); writes dequantized. */
+  static void nvfp4Rows(float[] x, float[] out, int rows, int width) {
+    byte[] codes = new byte[SageVariant.FP4_BLOCK];
+    for (int r = 0; r < rows; r++) {
+      for (int c0 = 0; c0 < width; c0 += SageVariant.FP4_BLOCK) {
+        int at = r * width + c0;
+        int n = Math.min(SageVariant.FP4_BLOCK, width - c0);
+        int sc = BlockScales.nvfp4Scale(SimdCodecs.amax(x, at, n));
+        float s = MiniFloat.E4M3.decode(sc);
+        SimdCodecs.encode(MiniFloat.E2M1, x, at, n, BlockScales.nvfp4Inverse(sc), true, codes, 0);
+        SimdCodecs.decode(MiniFloat.E2M1, codes, 0, n, s, out, at);
+      }
+    }
+  }
+
+  /** NVFP4 along the rows (token axis) of each column: 16 tokens per block. */
+  static void nvfp4Columns(float[] x, float[] out, int off, int rows, int width) {
+    float[] col = new float[SageVariant.FP4_BLOCK];
+    byte[] codes = new byte[SageVariant.FP4_BLOCK];
+    float[] back = new float[SageVariant.FP4_BLOCK];
+    for (int c = 0; c < width; c++) {
+      for (int r0 = 0; r0 < rows; r0 += SageVariant.FP4_BLOCK) {
+        int n = Math.min(SageVariant.FP4_BLOCK, rows - r0);
+        for (int t = 0; t < n; t++) {
+          col[t] = x[off + (r0 + t) * width + c];
+        }
+        int sc = BlockScales.nvfp4Scale(SimdCodecs.amax(col, 0, n));
+        SimdCodecs.encode(MiniFloat.E2M1, col, 0, n, BlockScales.nvfp4Inverse(sc), true, codes,
+            0);
+        SimdCodecs.decode(MiniFloat.E2M1, codes, 0, n, MiniFloat.E4M3.decode(sc), back, 0);
+        for (int t = 0; t < n; t++) {
+          out[off + (r0 + t) * width + c] = back[t];
+        }
+      }
+    }
+  }
+}
