@@ -39,6 +39,7 @@ final class DemoCommand implements Callable<Integer> {
 
   /** Demos of the other kernel families: one line per family. */
   static final List<FamilyDemo> FAMILIES = List.of(
+      new LinearDemo(),
       new QuantDemo()
   );
 

@@ -32,7 +32,8 @@ final class KernelCatalog {
       new Entry("moba", List.of("--block-size", "--topk"), null, null),
       new Entry("nabla", List.of("--block-size", "--threshold"), null, null),
       new Entry("linear", List.of("--feature-map", "--feature-weights", "--causal",
-          "--no-normalize", "--decay", "--hybrid-window", "--mix"), null, null),
+          "--no-normalize", "--decay", "--hybrid-window", "--mix", "--chunk-size"),
+          LinearRunCommand::new, LinearBenchCommand::new),
       new Entry("sage", List.of("--variant", "--causal", "--align"), SageRunCommand::new,
           SageBenchCommand::new));
 

@@ -77,6 +77,7 @@ public final class Main {
     root.addSubcommand("run", run);
     root.addSubcommand("bench", bench);
     root.addSubcommand("demo", new CommandLine(new DemoCommand(console)));
+    root.addSubcommand("fit-hedgehog", new CommandLine(new FitHedgehogCommand(console)));
     return root;
   }
 
@@ -128,7 +129,7 @@ public final class Main {
             + KernelCatalog.names(user instanceof BenchCommand) + ")";
       }
       if (user instanceof RootCommand) {
-        return "unknown command '" + first + "' (commands: run, bench, demo)";
+        return "unknown command '" + first + "' (commands: run, bench, demo, fit-hedgehog)";
       }
       return "unexpected argument '" + first + "' for '" + where + "'";
     }
