@@ -38,7 +38,8 @@ final class KernelCatalog {
           SageBenchCommand::new));
 
   /** {@code bench decode}: one decode step against a KV cache (bench only). */
-  static final Entry DECODE = new Entry("decode", List.of("--kv-dtype"), null, null);
+  static final Entry DECODE = new Entry("decode", List.of("--kv-dtype", "--page-size"), null,
+      DecodeBenchCommand::new);
 
   private KernelCatalog() {
   }

@@ -256,8 +256,10 @@ class RunErrorsTest {
         Arguments.of("unknown option", "unknown option '--q' for 'bench dense'",
             cat(b, "--q", "x.npy")),
         Arguments.of("negative warm-up", "--warmup", cat(b, "--warmup", "-1")),
-        Arguments.of("decode not in this build", "kernel 'decode' is not available in this build",
+        Arguments.of("decode dtype not in this build", "--kv-dtype int8 is not available",
             List.of("bench", "decode", "--kv-seq", "1024", "--kv-dtype", "int8")),
+        Arguments.of("decode unknown dtype", "--kv-dtype",
+            List.of("bench", "decode", "--kv-seq", "1024", "--kv-dtype", "f64")),
         Arguments.of("unknown kernel", "unknown kernel", List.of("bench", "flash")),
         Arguments.of("missing kernel", "missing kernel", List.of("bench")));
   }

@@ -172,13 +172,35 @@ public final class PagedKvCache {
     }
     for (int t = 0; t < add; t++) {
       int pos = len + t;
-      Tensor kp = keyPages.get(table[pos / pageSize]);
-      Tensor vp = valuePages.get(table[pos / pageSize]);
       int slot = pos % pageSize;
-      kp.slice(1, slot, slot + 1).copyFrom(k.slice(1, t, t + 1));
-      vp.slice(1, slot, slot + 1).copyFrom(v.slice(1, t, t + 1));
+      copyToken(k, t, keyPages.get(table[pos / pageSize]), slot, headDim);
+      copyToken(v, t, valuePages.get(table[pos / pageSize]), slot, valueDim);
     }
     lengths.set(seq, (int) newLen);
+  }
+
+  /**
+   * Copies token {@code t} of {@code src [Hkv, T, W]} into slot {@code slot} of a contiguous
+   * page {@code [Hkv, pageSize, W]}, element by element (no allocation; an array copy when the
+   * dtypes match and rows are contiguous).
+   */
+  private void copyToken(Tensor src, int t, Tensor page, int slot, int width) {
+    boolean same = src.dtype() == page.dtype() && (src.stride(2) == 1 || width == 1);
+    for (int h = 0; h < kvHeads; h++) {
+      long from = src.offset() + h * src.stride(0) + t * src.stride(1);
+      int to = (int) ((long) h * pageSize * width + (long) slot * width);
+      if (same) {
+        switch (dtype) {
+          case F32 -> System.arraycopy(src.floatData(), (int) from, page.floatData(), to, width);
+          default -> System.arraycopy(src.shortData(), (int) from, page.shortData(), to, width);
+        }
+      } else {
+        long s2 = src.stride(2);
+        for (int e = 0; e < width; e++) {
+          page.setAt(to + e, src.getDoubleAt(from + e * s2));
+        }
+      }
+    }
   }
 
   /** Frees the pages of {@code seq} for reuse; the sequence becomes empty. */

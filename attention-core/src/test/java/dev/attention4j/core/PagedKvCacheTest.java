@@ -73,4 +73,36 @@ class PagedKvCacheTest {
     assertThrows(IllegalArgumentException.class,
         () -> cache.append(t, Tensor.zeros(DType.F32, 1, 1, 3), Tensor.zeros(DType.F32, 1, 1, 2)));
   }
+
+  @Test
+  void appendCopiesEveryDtypeAndStrideExactly() {
+    SplittableRandom rnd = new SplittableRandom(33);
+    int hkv = 3;
+    int d = 7;
+    for (DType cacheType : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+      for (DType srcType : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F64}) {
+        PagedKvCache cache = new PagedKvCache(hkv, d, d, 3, 64, cacheType);
+        int s = cache.newSequence();
+        // a [Hkv, T, D] view of a [T, Hkv, D] buffer (strided), and a contiguous one
+        Tensor buf = TestTensors.gaussian(rnd, srcType, 1, 5, hkv, d);
+        Tensor strided = buf.permute(1, 0, 2);
+        Tensor contiguous = TestTensors.gaussian(rnd, srcType, 1, hkv, 4, d);
+        cache.append(s, strided, strided);
+        cache.append(s, contiguous, contiguous);
+        Tensor[] kv = cache.gather(s);
+        for (int t = 0; t < 9; t++) {
+          for (int h = 0; h < hkv; h++) {
+            for (int e = 0; e < d; e++) {
+              double src = t < 5 ? strided.getDouble(h, t, e) : contiguous.getDouble(h, t - 5, e);
+              Tensor one = Tensor.zeros(cacheType, 1);
+              one.set(src, 0);
+              String what = cacheType + " <- " + srcType + " t=" + t + " h=" + h + " e=" + e;
+              assertEquals(one.getDouble(0), kv[0].getDouble(0, h, t, e), what);
+              assertEquals(one.getDouble(0), kv[1].getDouble(0, h, t, e), what);
+            }
+          }
+        }
+      }
+    }
+  }
 }

@@ -3,7 +3,9 @@ package dev.attention4j.simd;
 import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
+import dev.attention4j.core.LseMerge;
 import dev.attention4j.core.Mask;
+import dev.attention4j.core.PagedKvCache;
 import dev.attention4j.core.ScoreMod;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.core.TileClass;
@@ -12,6 +14,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 
 /**
  * The FlashAttention-2 forward tile loop (Dao 2023, Algorithm 1) of one attention call, shared by
@@ -50,6 +53,21 @@ public final class DenseEngine {
   /** Keys per key tile. */
   static final int KEY_TILE = 128;
 
+  /** Automatic split-KV only below this many query tiles. */
+  static final int SPLIT_MAX_ITEMS = 32;
+
+  /** Automatic split-KV aims at about this many work items. */
+  static final int SPLIT_TARGET_ITEMS = 64;
+
+  /** Automatic split-KV chunks hold at least this many keys. */
+  static final int SPLIT_MIN_KEYS = 1024;
+
+  /** Query tiles of at most this many rows use the decode microkernels (along the head dim). */
+  static final int ROW_MODE_MAX = 8;
+
+  /** Pages shorter than this are read through the tile buffer, not in place. */
+  static final int MIN_DIRECT_PAGE = 32;
+
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private final Lanes lanes;
@@ -58,8 +76,6 @@ public final class DenseEngine {
   private final AttentionShape shape;
   private final int group;
   private final Tensor q;
-  private final Tensor k;
-  private final Tensor v;
   private final AttentionOptions options;
   private final float scale;
   private final float softcap;
@@ -69,10 +85,11 @@ public final class DenseEngine {
   private final Mask.Band band;
   private final Mask.Band bandPart;
   private final boolean elementMask;
-  private final float[] kData;
-  private final float[] vData;
+  private final Rows kRows;
+  private final Rows vRows;
+  private final boolean rowModeOk;
 
-  private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Tensor k, Tensor v,
+  private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
       AttentionOptions options) {
     this.lanes = lanes;
     this.br = Micro.TILE_VECTORS * lanes.species().length();
@@ -80,8 +97,10 @@ public final class DenseEngine {
     this.shape = shape;
     this.group = shape.groupSize();
     this.q = q;
-    this.k = k;
-    this.v = v;
+    this.kRows = kRows;
+    this.vRows = vRows;
+    int n = lanes.species().length();
+    this.rowModeOk = shape.headDim() % n == 0 && shape.valueDim() % n == 0;
     this.options = options;
     this.scale = (float) options.scale(shape.headDim());
     this.softcap = (float) options.softcap();
@@ -115,8 +134,6 @@ public final class DenseEngine {
     this.band = other ? null : found;
     this.bandPart = found;
     this.elementMask = other;
-    this.kData = directRows(k) ? k.floatData() : null;
-    this.vData = directRows(v) ? v.floatData() : null;
   }
 
   /**
@@ -133,7 +150,62 @@ public final class DenseEngine {
   static DenseEngine create(Lanes lanes, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {
     AttentionShape shape = AttentionShape.of(q, k, v, out, lse, options);
-    return new DenseEngine(lanes, shape, q, k, v, options);
+    return new DenseEngine(lanes, shape, q, new TensorRows(k), new TensorRows(v), options);
+  }
+
+  /**
+   * An engine that reads K and V straight from the pages of {@code cache}: batch {@code b} reads
+   * sequence {@code seqIds[b]}, whose key length is its cache length (the options get those
+   * lengths as {@code kvLens}, so bottom-right alignment uses them).
+   *
+   * @throws IllegalArgumentException if {@code options.kvLens()} is set, a sequence does not
+   *     exist, or the shapes disagree
+   */
+  static DenseEngine paged(Lanes lanes, Tensor q, PagedKvCache cache, int[] seqIds, Tensor out,
+      Tensor lse, AttentionOptions options) {
+    if (options == null) {
+      throw new IllegalArgumentException("options must not be null");
+    }
+    if (cache == null || seqIds == null) {
+      throw new IllegalArgumentException("cache and seqIds must not be null");
+    }
+    if (options.kvLens() != null) {
+      throw new IllegalArgumentException("options.kvLens must be null when reading a paged KV"
+          + " cache: the key length of batch b is the cache length of sequence seqIds[b]");
+    }
+    if (q == null || q.rank() != 4) {
+      throw new IllegalArgumentException("Q must be [B, Hq, Sq, D], got "
+          + (q == null ? "null" : Arrays.toString(q.shape())));
+    }
+    if (seqIds.length != q.dim(0)) {
+      throw new IllegalArgumentException("seqIds has " + seqIds.length
+          + " entries, expected one per batch (" + q.dim(0) + ")");
+    }
+    int[] lens = new int[seqIds.length];
+    int max = 0;
+    for (int b = 0; b < seqIds.length; b++) {
+      if (seqIds[b] < 0 || seqIds[b] >= cache.sequences()) {
+        throw new IllegalArgumentException("seqIds[" + b + "] = " + seqIds[b]
+            + " is not a sequence of the cache (0.." + (cache.sequences() - 1) + ")");
+      }
+      lens[b] = cache.length(seqIds[b]);
+      max = Math.max(max, lens[b]);
+    }
+    if (q.dim(3) != cache.headDim()) {
+      throw new IllegalArgumentException("Q head dim " + q.dim(3) + " != cache head dim "
+          + cache.headDim());
+    }
+    // shape-only K/V views (zero strides over one element): the rows come from the pages
+    Tensor one = Tensor.zeros(DType.F32, 1);
+    Tensor k = one.view(new int[] {q.dim(0), cache.kvHeads(), max, cache.headDim()},
+        new long[4], 0);
+    Tensor v = one.view(new int[] {q.dim(0), cache.kvHeads(), max, cache.valueDim()},
+        new long[4], 0);
+    AttentionOptions o = options.toBuilder().kvLens(lens).build();
+    AttentionShape shape = AttentionShape.of(q, k, v, out, lse, o);
+    int[] seqs = seqIds.clone();
+    return new DenseEngine(lanes, shape, q, new PageRows(cache, true, seqs),
+        new PageRows(cache, false, seqs), o);
   }
 
   /** The validated shape of the call. */
@@ -248,72 +320,210 @@ public final class DenseEngine {
 
   /**
    * The whole dense forward: every query tile of every (batch, KV head) with its dense schedule,
-   * on {@code pool}. Tiles are independent and each is computed by one thread, so the result is
-   * bitwise the same for any pool size. On the common pool the calling thread works too (as
-   * parallel streams do, since the common pool has one thread fewer than the machine has cores);
-   * on any other pool only the pool's threads do.
+   * on {@code pool}; when the problem has too few query tiles to keep threads busy and a long
+   * key sequence (decoding), the keys are split into chunks as well ({@link #splitKeys()},
+   * {@link #forwardSplit}). Tiles and chunks are independent, each computed by one thread, and
+   * the split depends only on the shape, so the result is bitwise the same for any pool size.
+   * On the common pool the calling thread works too (as parallel streams do, since the common
+   * pool has one thread fewer than the machine has cores); on any other pool only the pool's
+   * threads do.
    */
   public void forward(ForkJoinPool pool, Tensor out, Tensor lse) {
+    forwardSplit(pool, out, lse, splitKeys());
+  }
+
+  /**
+   * The automatic split-KV chunk length of this problem, or 0 for no split. It depends only on
+   * the shape (never on the thread count): a split is made when there are fewer than
+   * {@value #SPLIT_MAX_ITEMS} query tiles and at least {@code 2 *} {@value #SPLIT_MIN_KEYS} keys,
+   * into at most {@code ceil(}{@value #SPLIT_TARGET_ITEMS}{@code  / tiles)} chunks of at least
+   * {@value #SPLIT_MIN_KEYS} keys, rounded up to whole key tiles.
+   */
+  public int splitKeys() {
+    long items = (long) shape.batch() * shape.kvHeads() * queryTilesPerGroup();
+    int sk = shape.kvLen();
+    if (items == 0 || items >= SPLIT_MAX_ITEMS || sk < 2 * SPLIT_MIN_KEYS) {
+      return 0;
+    }
+    long want = (SPLIT_TARGET_ITEMS + items - 1) / items;
+    int chunks = (int) Math.min(want, sk / SPLIT_MIN_KEYS);
+    if (chunks <= 1) {
+      return 0;
+    }
+    int len = (sk + chunks - 1) / chunks;
+    return (len + bc - 1) / bc * bc;
+  }
+
+  /**
+   * Split-KV (flash-decoding) forward: the keys {@code [0, Sk)} are cut into chunks of
+   * {@code chunkKeys} keys; each (batch, KV head, query tile, chunk) computes a partial
+   * {@code (O, LSE)} on {@code pool} ({@code (0, -inf)} for a chunk with no visible key), and the
+   * partials of a row are merged with {@link LseMerge} in chunk order. The chunks and the merge
+   * order depend only on {@code Sk} and {@code chunkKeys}, so the result is bitwise the same for
+   * any pool size. {@code chunkKeys <= 0} or {@code >= Sk} runs unsplit.
+   */
+  public void forwardSplit(ForkJoinPool pool, Tensor out, Tensor lse, int chunkKeys) {
     checkOutputs(out, lse);
-    int perGroup = (packedRows() + br - 1) / br;
-    long count = (long) shape.batch() * shape.kvHeads() * perGroup;
-    if (count == 0) {
+    int perGroup = queryTilesPerGroup();
+    long items = (long) shape.batch() * shape.kvHeads() * perGroup;
+    if (items == 0) {
       return;
     }
+    int sk = shape.kvLen();
+    int chunks = chunkKeys <= 0 || chunkKeys >= sk ? 1 : (sk + chunkKeys - 1) / chunkKeys;
+    long count = items * chunks;
     if (count > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("too many query tiles: " + count);
+      throw new IllegalArgumentException("too many work items: " + count);
     }
-    int total = (int) count;
+    if (chunks == 1) {
+      parallel(pool, (int) count, t -> fullTile(t, perGroup, out, lse));
+      return;
+    }
+    int packed = packedRows();
+    int dv = shape.valueDim();
+    long rowsAll = (long) shape.batch() * shape.kvHeads() * packed;
+    long partialFloats = rowsAll * chunks * dv;
+    if (partialFloats > Tensor.MAX_ARRAY_LENGTH) {
+      throw new IllegalArgumentException("split-KV partials of " + partialFloats
+          + " floats do not fit one array; use longer chunks");
+    }
+    float[] po = new float[(int) partialFloats];
+    float[] pl = new float[(int) (rowsAll * chunks)];
+    parallel(pool, (int) count, t -> chunkTile(t, perGroup, chunks, chunkKeys, po, pl));
+    int groups = shape.batch() * shape.kvHeads();
+    parallel(pool, groups, bg -> mergeGroup(bg, chunks, po, pl, out, lse));
+  }
+
+  private int queryTilesPerGroup() {
+    return (packedRows() + br - 1) / br;
+  }
+
+  /** Runs {@code task(0 .. total-1)} on the pool, each index once, taken from a shared counter. */
+  private static void parallel(ForkJoinPool pool, int total, IntConsumer task) {
+    if (total == 0) {
+      return;
+    }
     boolean callerHelps = pool == ForkJoinPool.commonPool() && ForkJoinTask.getPool() != pool;
     int workers = (int) Math.min(pool.getParallelism() + (callerHelps ? 1L : 0L), total);
     AtomicInteger next = new AtomicInteger();
     if (workers <= 1) {
-      runTiles(next, total, perGroup, out, lse);
+      drain(next, total, task);
     } else if (callerHelps) {
-      runWorkers(workers, next, total, perGroup, out, lse);
+      runWorkers(workers, next, total, task);
     } else {
       pool.invoke(new RecursiveAction() {
         @Override
         protected void compute() {
-          runWorkers(workers, next, total, perGroup, out, lse);
+          runWorkers(workers, next, total, task);
         }
       });
     }
   }
 
   /** Forks {@code workers - 1} workers (to the current pool or the common pool) and joins them. */
-  private void runWorkers(int workers, AtomicInteger next, int total, int perGroup, Tensor out,
-      Tensor lse) {
+  private static void runWorkers(int workers, AtomicInteger next, int total, IntConsumer task) {
     RecursiveAction[] forks = new RecursiveAction[workers - 1];
     for (int w = 0; w < forks.length; w++) {
       forks[w] = new RecursiveAction() {
         @Override
         protected void compute() {
-          runTiles(next, total, perGroup, out, lse);
+          drain(next, total, task);
         }
       };
       forks[w].fork();
     }
-    runTiles(next, total, perGroup, out, lse);
+    drain(next, total, task);
     for (RecursiveAction a : forks) {
       a.join();
     }
   }
 
-  /** Takes tiles from a shared counter until none are left (dynamic, thread-count independent). */
-  private void runTiles(AtomicInteger next, int total, int perGroup, Tensor out, Tensor lse) {
-    Scratch s = SCRATCH.get();
-    int packed = packedRows();
+  /** Takes work items from a shared counter until none are left (thread-count independent). */
+  private static void drain(AtomicInteger next, int total, IntConsumer task) {
     for (int t; (t = next.getAndIncrement()) < total; ) {
-      int bg = t / perGroup;
-      // last tiles first: under causal masks they are the heaviest
-      int tile = perGroup - 1 - t % perGroup;
-      int b = bg / shape.kvHeads();
-      int g = bg % shape.kvHeads();
-      int p0 = tile * br;
-      int p1 = Math.min(p0 + br, packed);
-      schedule(b, g, p0, p1, 0, Integer.MAX_VALUE, s.tiles);
-      run(s, b, g, p0, p1, s.tiles, out, lse);
+      task.accept(t);
+    }
+  }
+
+  /** Query tile {@code t} over all its keys, written to the outputs. */
+  private void fullTile(int t, int perGroup, Tensor out, Tensor lse) {
+    Scratch s = SCRATCH.get();
+    int bg = t / perGroup;
+    // last tiles first: under causal masks they are the heaviest
+    int tile = perGroup - 1 - t % perGroup;
+    int b = bg / shape.kvHeads();
+    int g = bg % shape.kvHeads();
+    int p0 = tile * br;
+    int p1 = Math.min(p0 + br, packedRows());
+    schedule(b, g, p0, p1, 0, Integer.MAX_VALUE, s.tiles);
+    run(s, b, g, p0, p1, s.tiles, out, lse);
+  }
+
+  /** Work item {@code t} of a split: one chunk of one query tile, written to the partials. */
+  private void chunkTile(int t, int perGroup, int chunks, int chunkKeys, float[] po, float[] pl) {
+    Scratch s = SCRATCH.get();
+    int c = t % chunks;
+    int item = t / chunks;
+    int bg = item / perGroup;
+    int tile = perGroup - 1 - item % perGroup;
+    int b = bg / shape.kvHeads();
+    int g = bg % shape.kvHeads();
+    int packed = packedRows();
+    int p0 = tile * br;
+    int p1 = Math.min(p0 + br, packed);
+    long k0 = (long) c * chunkKeys;
+    int k1 = (int) Math.min(k0 + chunkKeys, shape.kvLen());
+    schedule(b, g, p0, p1, (int) k0, k1, s.tiles);
+    compute(s, b, g, p0, p1, s.tiles);
+    int dv = shape.valueDim();
+    for (int r = 0; r < p1 - p0; r++) {
+      int row = (bg * packed + p0 + r) * chunks + c;
+      float l = s.l[r];
+      boolean empty = l == 0f;
+      float inv = 1f / l;
+      int o = row * dv;
+      if (s.rowMode) {
+        for (int e = 0; e < dv; e++) {
+          po[o + e] = empty ? 0f : s.or[r * dv + e] * inv;
+        }
+      } else {
+        for (int e = 0; e < dv; e++) {
+          po[o + e] = empty ? 0f : s.ot[e * br + r] * inv;
+        }
+      }
+      pl[row] = empty ? Float.NEGATIVE_INFINITY : (float) ((double) s.m[r] + Math.log(l));
+    }
+  }
+
+  /** Merges the chunk partials of every packed row of (b, g) in chunk order. */
+  private void mergeGroup(int bg, int chunks, float[] po, float[] pl, Tensor out, Tensor lse) {
+    Scratch s = SCRATCH.get();
+    int dv = shape.valueDim();
+    int packed = packedRows();
+    int sq = shape.qLen();
+    int b = bg / shape.kvHeads();
+    int g = bg % shape.kvHeads();
+    if (s.merged.length < dv) {
+      s.merged = new float[dv];
+    }
+    float[] acc = s.merged;
+    for (int p = 0; p < packed; p++) {
+      int row0 = (bg * packed + p) * chunks;
+      System.arraycopy(po, row0 * dv, acc, 0, dv);
+      float l = pl[row0];
+      for (int c = 1; c < chunks; c++) {
+        l = LseMerge.mergeRow(acc, 0, l, po, (row0 + c) * dv, pl[row0 + c], acc, 0, dv);
+      }
+      int h = g * group + p / sq;
+      int i = p % sq;
+      long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
+      long s3 = out.stride(3);
+      for (int e = 0; e < dv; e++) {
+        out.setAt(at + e * s3, acc[e]);
+      }
+      if (lse != null) {
+        lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2), l);
+      }
     }
   }
 
@@ -345,26 +555,47 @@ public final class DenseEngine {
 
   private void run(Scratch s, int b, int g, int p0, int p1, KeyTiles tiles, Tensor out,
       Tensor lse) {
+    compute(s, b, g, p0, p1, tiles);
+    writeRows(s, b, p1 - p0, shape.valueDim(), out, lse);
+  }
+
+  /**
+   * The online softmax of the rows {@code [p0, p1)} over the tiles, left unnormalised in the
+   * scratch ({@code m}, {@code l} and the accumulator {@code ot}, or {@code or} in row mode).
+   * Tiles of at most {@link #ROW_MODE_MAX} rows (decoding) use the row-mode microkernels, which
+   * vectorise along the head dim instead of along the query rows.
+   */
+  private void compute(Scratch s, int b, int g, int p0, int p1, KeyTiles tiles) {
     int d = shape.headDim();
     int dv = shape.valueDim();
-    s.ensure(br, bc, d, dv);
+    int n = lanes.species().length();
+    s.ensure(br, bc, d, dv, n);
     int rows = p1 - p0;
-    int nv = rows <= lanes.species().length() ? 1 : Micro.TILE_VECTORS;
+    boolean rowMode = rowModeOk && rows <= ROW_MODE_MAX;
+    s.rowMode = rowMode;
+    int nv = rows <= n ? 1 : Micro.TILE_VECTORS;
     setupLanes(s, g, p0, rows);
-    packQueries(s, b, rows, d);
+    if (rowMode) {
+      packRows(s, b, rows, d);
+      Arrays.fill(s.or, 0, Micro.rowGroups(rows) * Micro.ROW_GROUP * dv, 0f);
+      Arrays.fill(s.st, 0, bc * br, 0f);
+    } else {
+      packQueries(s, b, rows, d);
+      Arrays.fill(s.ot, 0, dv * br, 0f);
+    }
     Arrays.fill(s.m, 0, br, Float.NEGATIVE_INFINITY);
     Arrays.fill(s.l, 0, br, 0f);
-    Arrays.fill(s.ot, 0, dv * br, 0f);
     int kvLen = options.kvLen(b, shape.kvLen());
     long diag = options.diagonal(b, shape.qLen(), shape.kvLen());
     for (int t = 0; t < tiles.size(); t++) {
       int end = Math.min(tiles.end(t), kvLen);
       boolean partial = !tiles.isFull(t) && mask != null;
-      for (int j0 = tiles.start(t); j0 < end; j0 += bc) {
-        keyTile(s, nv, rows, b, g, j0, Math.min(j0 + bc, end), partial, diag);
+      for (int j0 = tiles.start(t), j1; j0 < end; j0 = j1) {
+        j1 = kRows.cut(b, j0, Math.min(j0 + bc, end));
+        j1 = vRows.cut(b, j0, j1);
+        keyTile(s, nv, rows, b, g, j0, j1, partial, diag);
       }
     }
-    writeRows(s, b, rows, dv, out, lse);
   }
 
   private void setupLanes(Scratch s, int g, int p0, int rows) {
@@ -403,26 +634,38 @@ public final class DenseEngine {
     }
   }
 
+  /**
+   * The row-major query tile of row mode, pre-scaled, padded with zero rows to whole row
+   * groups: {@code qr[r * d + e] = scale * Q[b, h_r, i_r, e]}.
+   */
+  private void packRows(Scratch s, int b, int rows, int d) {
+    float[] qr = s.qr;
+    for (int r = 0; r < rows; r++) {
+      long base = q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
+          + s.laneI[r] * q.stride(2);
+      readRow(q, base, d, qr, r * d);
+      for (int e = 0; e < d; e++) {
+        qr[r * d + e] *= scale;
+      }
+    }
+    Arrays.fill(qr, rows * d, Micro.rowGroups(rows) * Micro.ROW_GROUP * d, 0f);
+  }
+
   private void keyTile(Scratch s, int nv, int rows, int b, int g, int j0, int j1, boolean partial,
       long diag) {
     int d = shape.headDim();
     int dv = shape.valueDim();
     int cols = j1 - j0;
+    boolean rowMode = s.rowMode;
     // S^T = K Q^T
-    float[] ka;
-    int ko;
-    int ldk;
-    if (kData != null) {
-      ka = kData;
-      ko = rowIndex(k, b, g, j0);
-      ldk = (int) k.stride(2);
+    float[] ka = kRows.locate(b, g, j0, cols, d, s.kbuf, s);
+    int ko = s.at;
+    int ldk = s.ld;
+    if (rowMode) {
+      Micro.scoresRows(lanes, Micro.rowGroups(rows), ka, ko, ldk, cols, s.qr, d, s.st, s.red);
     } else {
-      loadRows(k, b, g, j0, cols, d, s.kbuf);
-      ka = s.kbuf;
-      ko = 0;
-      ldk = d;
+      Micro.scores(lanes, nv, ka, ko, ldk, cols, s.qt, d, s.st);
     }
-    Micro.scores(lanes, nv, ka, ko, ldk, cols, s.qt, d, s.st);
     // softcap, bias, mask
     if (softcap > 0 || slopes != null) {
       Micro.softcapAndAlibi(lanes, nv, s.st, cols, j0, softcap, slopes == null ? null : s.slope,
@@ -434,26 +677,20 @@ public final class DenseEngine {
       Micro.band(lanes, nv, s.st, cols, j0, diag, band.left(), band.right(), s.qi);
     }
     // V operand
-    float[] va;
-    int vo;
-    int ldv;
-    if (vData != null) {
-      va = vData;
-      vo = rowIndex(v, b, g, j0);
-      ldv = (int) v.stride(2);
-    } else {
-      loadRows(v, b, g, j0, cols, dv, s.vbuf);
-      va = s.vbuf;
-      vo = 0;
-      ldv = dv;
-    }
+    float[] va = vRows.locate(b, g, j0, cols, dv, s.vbuf, s);
+    int vo = s.at;
+    int ldv = s.ld;
     boolean someZero = partial || scoreMod != null;
     if (someZero && !Micro.allFinite(lanes, va, vo, ldv, cols, dv)) {
       guardedValues(s, nv, rows, b, g, j0, cols, va, vo, ldv);
       return;
     }
     Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
-    Micro.values(lanes, nv, va, vo, ldv, cols, s.st, s.ot, dv, s.alpha);
+    if (rowMode) {
+      Micro.valuesRows(lanes, Micro.rowGroups(rows), va, vo, ldv, cols, s.st, s.or, dv, s.alpha);
+    } else {
+      Micro.values(lanes, nv, va, vo, ldv, cols, s.st, s.ot, dv, s.alpha);
+    }
   }
 
   /** Per-element mask (PARTIAL tiles) and score modifier (visible pairs only). */
@@ -502,7 +739,11 @@ public final class DenseEngine {
       }
     }
     Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
-    Micro.values(lanes, nv, vb, 0, dv, cols, s.st, s.ot, dv, s.alpha);
+    if (s.rowMode) {
+      Micro.valuesRows(lanes, Micro.rowGroups(rows), vb, 0, dv, cols, s.st, s.or, dv, s.alpha);
+    } else {
+      Micro.values(lanes, nv, vb, 0, dv, cols, s.st, s.ot, dv, s.alpha);
+    }
     for (int t = 0; t < bad; t++) {
       int c = s.badRow[t];
       for (int r = 0; r < rows; r++) {
@@ -511,7 +752,11 @@ public final class DenseEngine {
         }
         float p = s.st[c * br + r];
         for (int e = 0; e < dv; e++) {
-          s.ot[e * br + r] += p * s.badValues[t * dv + e];
+          if (s.rowMode) {
+            s.or[r * dv + e] += p * s.badValues[t * dv + e];
+          } else {
+            s.ot[e * br + r] += p * s.badValues[t * dv + e];
+          }
         }
       }
     }
@@ -529,13 +774,20 @@ public final class DenseEngine {
       long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
       if (od != null) {
         int o = (int) at;
-        for (int e = 0; e < dv; e++) {
-          od[o + e] = empty ? 0f : s.ot[e * br + r] * inv;
+        if (s.rowMode) {
+          for (int e = 0; e < dv; e++) {
+            od[o + e] = empty ? 0f : s.or[r * dv + e] * inv;
+          }
+        } else {
+          for (int e = 0; e < dv; e++) {
+            od[o + e] = empty ? 0f : s.ot[e * br + r] * inv;
+          }
         }
       } else {
         long s3 = out.stride(3);
         for (int e = 0; e < dv; e++) {
-          out.setAt(at + e * s3, empty ? 0f : s.ot[e * br + r] * inv);
+          float acc = s.rowMode ? s.or[r * dv + e] : s.ot[e * br + r];
+          out.setAt(at + e * s3, empty ? 0f : acc * inv);
         }
       }
       if (lse != null) {
@@ -545,29 +797,135 @@ public final class DenseEngine {
     }
   }
 
-  // ---- tensor access
+  // ---- K and V rows
+
+  /**
+   * Where the engine reads the K or V rows of a key tile: a {@code [B, Hkv, S, W]} tensor
+   * ({@link TensorRows}) or the pages of a {@link PagedKvCache} ({@link PageRows}). A float32
+   * tile that lies in one storage run is read in place; anything else is converted (or copied)
+   * into the tile buffer, one tile at a time.
+   */
+  abstract static sealed class Rows permits TensorRows, PageRows {
+
+    /**
+     * Where a tile starting at key {@code j0} and meant to end at {@code j1} must end so that it
+     * does not cross a storage run that is read in place ({@code j0 < result <= j1}).
+     */
+    abstract int cut(int b, int j0, int j1);
+
+    /**
+     * The rows {@code [j0, j0 + n)} of {@code (b, g)}, {@code width} elements each: returns the
+     * array and sets {@code s.at} (first element) and {@code s.ld} (row stride); either the
+     * storage itself or {@code buf} filled with converted rows.
+     */
+    abstract float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s);
+  }
+
+  /** Rows of a {@code [B, Hkv, S, W]} tensor (any dtype and strides). */
+  static final class TensorRows extends Rows {
+    private final Tensor t;
+    private final float[] data;
+
+    TensorRows(Tensor t) {
+      this.t = t;
+      this.data = directRows(t) ? t.floatData() : null;
+    }
+
+    @Override
+    int cut(int b, int j0, int j1) {
+      return j1;
+    }
+
+    @Override
+    float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
+      if (data != null) {
+        s.at = (int) (t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2));
+        s.ld = (int) t.stride(2);
+        return data;
+      }
+      long base = t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2);
+      for (int r = 0; r < n; r++) {
+        readRow(t, base + r * t.stride(2), width, buf, r * width);
+      }
+      s.at = 0;
+      s.ld = width;
+      return buf;
+    }
+  }
+
+  /**
+   * Rows of sequence {@code seqIds[b]} of a paged cache, read from its pages: key {@code j} is
+   * slot {@code j % P} of page {@code blockTable[j / P]}, each page a contiguous
+   * {@code [Hkv, P, W]} tensor. Float32 pages of at least {@link #MIN_DIRECT_PAGE} slots are read
+   * in place (tiles are cut at page ends); shorter pages and F16/BF16 pages are copied or
+   * converted into the tile buffer, one page run at a time. Slots past the length are never read
+   * (the engine clips tiles to the length).
+   */
+  static final class PageRows extends Rows {
+    private final PagedKvCache cache;
+    private final boolean keys;
+    private final int[] seqIds;
+    private final int pageSize;
+    private final boolean direct;
+
+    PageRows(PagedKvCache cache, boolean keys, int[] seqIds) {
+      this.cache = cache;
+      this.keys = keys;
+      this.seqIds = seqIds;
+      this.pageSize = cache.pageSize();
+      this.direct = cache.dtype() == DType.F32 && pageSize >= MIN_DIRECT_PAGE;
+    }
+
+    private Tensor page(int b, int j) {
+      int p = cache.page(seqIds[b], j / pageSize);
+      return keys ? cache.keyPage(p) : cache.valuePage(p);
+    }
+
+    @Override
+    int cut(int b, int j0, int j1) {
+      if (!direct) {
+        return j1;
+      }
+      return (int) Math.min(j1, ((long) j0 / pageSize + 1) * pageSize);
+    }
+
+    @Override
+    float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
+      if (direct) {
+        Tensor pg = page(b, j0);
+        s.at = (int) (pg.offset() + g * pg.stride(0) + (j0 % pageSize) * pg.stride(1));
+        s.ld = (int) pg.stride(1);
+        return pg.floatData();
+      }
+      for (int r = 0; r < n; ) {
+        int j = j0 + r;
+        int slot = j % pageSize;
+        int run = Math.min(n - r, pageSize - slot);
+        Tensor pg = page(b, j);
+        long base = pg.offset() + g * pg.stride(0) + slot * pg.stride(1);
+        for (int x = 0; x < run; x++) {
+          readRow(pg, base + x * pg.stride(1), pg.stride(2), width, buf, (r + x) * width);
+        }
+        r += run;
+      }
+      s.at = 0;
+      s.ld = width;
+      return buf;
+    }
+  }
 
   private static boolean directRows(Tensor t) {
     return t.dtype() == DType.F32 && (t.stride(3) == 1 || t.dim(3) == 1)
         && Math.abs(t.stride(2)) < Integer.MAX_VALUE;
   }
 
-  private static int rowIndex(Tensor t, int b, int g, int j) {
-    return (int) (t.offset() + b * t.stride(0) + g * t.stride(1) + j * t.stride(2));
-  }
-
-  /** Converts {@code rows} rows of {@code t[b, g, j0.., :]} into {@code dst[r * width + e]}. */
-  private static void loadRows(Tensor t, int b, int g, int j0, int rows, int width,
-      float[] dst) {
-    long base = t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2);
-    for (int r = 0; r < rows; r++) {
-      readRow(t, base + r * t.stride(2), width, dst, r * width);
-    }
-  }
-
   /** Converts one row of {@code width} elements starting at storage index {@code at}. */
   private static void readRow(Tensor t, long at, int width, float[] dst, int off) {
-    long s3 = t.stride(3);
+    readRow(t, at, t.stride(3), width, dst, off);
+  }
+
+  /** Converts one row of {@code width} elements {@code s3} apart starting at {@code at}. */
+  private static void readRow(Tensor t, long at, long s3, int width, float[] dst, int off) {
     int a = (int) at;
     switch (t.dtype()) {
       case F32 -> {
@@ -583,9 +941,7 @@ public final class DenseEngine {
       case F16 -> {
         short[] x = t.shortData();
         if (s3 == 1) {
-          for (int e = 0; e < width; e++) {
-            dst[off + e] = Float.float16ToFloat(x[a + e]);
-          }
+          f16Row(x, a, dst, off, width);
         } else {
           for (int e = 0; e < width; e++) {
             dst[off + e] = Float.float16ToFloat(x[(int) (at + e * s3)]);
@@ -594,8 +950,12 @@ public final class DenseEngine {
       }
       case BF16 -> {
         short[] x = t.shortData();
-        for (int e = 0; e < width; e++) {
-          dst[off + e] = Float.intBitsToFloat((x[(int) (at + e * s3)] & 0xFFFF) << 16);
+        if (s3 == 1) {
+          bf16Row(x, a, dst, off, width);
+        } else {
+          for (int e = 0; e < width; e++) {
+            dst[off + e] = Float.intBitsToFloat((x[(int) (at + e * s3)] & 0xFFFF) << 16);
+          }
         }
       }
       case F64 -> {
@@ -605,6 +965,20 @@ public final class DenseEngine {
         }
       }
       default -> throw new IllegalStateException("dtype " + t.dtype());
+    }
+  }
+
+  /** A contiguous float16 row to float32 (a small loop of its own, so that C2 vectorises it). */
+  private static void f16Row(short[] x, int a, float[] dst, int off, int n) {
+    for (int e = 0; e < n; e++) {
+      dst[off + e] = Float.float16ToFloat(x[a + e]);
+    }
+  }
+
+  /** A contiguous bfloat16 row to float32 (a small loop of its own, so that C2 vectorises it). */
+  private static void bf16Row(short[] x, int a, float[] dst, int off, int n) {
+    for (int e = 0; e < n; e++) {
+      dst[off + e] = Float.intBitsToFloat(x[a + e] << 16);
     }
   }
 
@@ -626,9 +1000,26 @@ public final class DenseEngine {
     int[] badRow = new int[0];
     float[] badValues = new float[0];
     float[] badLogits = new float[0];
+    float[] qr = new float[0];
+    float[] or = new float[0];
+    float[] red = new float[0];
+    float[] merged = new float[0];
+    boolean rowMode;
+    int at;
+    int ld;
     final KeyTiles tiles = new KeyTiles();
 
-    void ensure(int br, int bc, int d, int dv) {
+    void ensure(int br, int bc, int d, int dv, int lanes) {
+      int rowsMax = Micro.rowGroups(ROW_MODE_MAX) * Micro.ROW_GROUP;
+      if (qr.length < rowsMax * d) {
+        qr = new float[rowsMax * d];
+      }
+      if (or.length < rowsMax * dv) {
+        or = new float[rowsMax * dv];
+      }
+      if (red.length < Micro.ROW_GROUP * lanes * lanes + lanes) {
+        red = new float[Micro.ROW_GROUP * lanes * lanes + lanes];
+      }
       if (qt.length < d * br) {
         qt = new float[d * br];
       }

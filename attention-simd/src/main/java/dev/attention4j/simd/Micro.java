@@ -33,7 +33,336 @@ final class Micro {
   private static final float E5 = 0.0013333558146428443f;
   private static final float E6 = 1.5403530393381609e-4f;
 
+  /** Query rows per group of the row-mode (decode) microkernels. */
+  static final int ROW_GROUP = 4;
+
+  // the reduction trees of row mode for 4, 8 and 16 lanes: per level, the lo and hi index
+  // vectors of a two-vector selectFrom, and the key held by each lane of the result
+  private static final float[] TREE4 = treeIndexes(4);
+  private static final float[] TREE8 = treeIndexes(8);
+  private static final float[] TREE16 = treeIndexes(16);
+  private static final int[] KEYS4 = treeKeys(4);
+  private static final int[] KEYS8 = treeKeys(8);
+  private static final int[] KEYS16 = treeKeys(16);
+
   private Micro() {
+  }
+
+  // ---- row mode (decoding): vectors along the head dim, few query rows
+
+  /** Row groups of {@link #ROW_GROUP} rows for {@code rows} query rows. */
+  static int rowGroups(int rows) {
+    return (rows + ROW_GROUP - 1) / ROW_GROUP;
+  }
+
+  /**
+   * Logits of {@code cols} keys for {@code groups * 4} query rows held row-major in
+   * {@code qr[r * d + e]} (pre-scaled, zero-padded), written transposed like {@link #scores}:
+   * {@code st[c * br + r]}. Products run along the head dim ({@code d % L == 0}); each block of
+   * {@code L} keys leaves {@code L} partial-sum vectors per row in {@code red}, which a
+   * reduction tree of two-vector lane selections folds into one vector of {@code L} logits.
+   */
+  static void scoresRows(Lanes w, int groups, float[] k, int k0, int ldk, int cols, float[] qr,
+      int d, float[] st, float[] red) {
+    int n = w.species().length();
+    int br = TILE_VECTORS * n;
+    int[] keys = n == 16 ? KEYS16 : n == 8 ? KEYS8 : KEYS4;
+    int out = ROW_GROUP * n * n;
+    for (int gq = 0; gq < groups; gq++) {
+      int q0 = gq * ROW_GROUP * d;
+      for (int c0 = 0; c0 < cols; c0 += n) {
+        int m = Math.min(n, cols - c0);
+        int c = 0;
+        for (; c + 4 <= m; c += 4) {
+          qkRows4x4(w, k, k0 + (c0 + c) * ldk, ldk, qr, q0, d, red, c);
+        }
+        for (; c < m; c++) {
+          qkRows1x4(w, k, k0 + (c0 + c) * ldk, qr, q0, d, red, c);
+        }
+        for (int r = 0; r < ROW_GROUP; r++) {
+          reduceTree(w, red, r * n * n, red, out);
+          int to = c0 * br + gq * ROW_GROUP + r;
+          for (int x = 0; x < n; x++) {
+            int key = keys[x];
+            if (key < m) {
+              st[to + key * br] = red[out + x];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * 4 keys x 4 query rows along the head dim: {@code red[(r * L + c) * L + lane]} receives the
+   * lane-wise partial products of key {@code c0 + c} and row {@code r}.
+   */
+  static void qkRows4x4(Lanes w, float[] k, int k0, int ldk, float[] qr, int q0, int d,
+      float[] red, int c0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int k1 = k0 + ldk;
+    int k2 = k1 + ldk;
+    int k3 = k2 + ldk;
+    int q1 = q0 + d;
+    int q2 = q1 + d;
+    int q3 = q2 + d;
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
+    FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
+    FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
+    FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
+    for (int e = 0; e < d; e += n) {
+      FloatVector x0 = FloatVector.fromArray(s, qr, q0 + e);
+      FloatVector x1 = FloatVector.fromArray(s, qr, q1 + e);
+      FloatVector x2 = FloatVector.fromArray(s, qr, q2 + e);
+      FloatVector x3 = FloatVector.fromArray(s, qr, q3 + e);
+      FloatVector y0 = FloatVector.fromArray(s, k, k0 + e);
+      a00 = y0.fma(x0, a00);
+      a10 = y0.fma(x1, a10);
+      a20 = y0.fma(x2, a20);
+      a30 = y0.fma(x3, a30);
+      FloatVector y1 = FloatVector.fromArray(s, k, k1 + e);
+      a01 = y1.fma(x0, a01);
+      a11 = y1.fma(x1, a11);
+      a21 = y1.fma(x2, a21);
+      a31 = y1.fma(x3, a31);
+      FloatVector y2 = FloatVector.fromArray(s, k, k2 + e);
+      a02 = y2.fma(x0, a02);
+      a12 = y2.fma(x1, a12);
+      a22 = y2.fma(x2, a22);
+      a32 = y2.fma(x3, a32);
+      FloatVector y3 = FloatVector.fromArray(s, k, k3 + e);
+      a03 = y3.fma(x0, a03);
+      a13 = y3.fma(x1, a13);
+      a23 = y3.fma(x2, a23);
+      a33 = y3.fma(x3, a33);
+    }
+    int r0 = c0 * n;
+    int r1 = r0 + n * n;
+    int r2 = r1 + n * n;
+    int r3 = r2 + n * n;
+    a00.intoArray(red, r0);
+    a01.intoArray(red, r0 + n);
+    a02.intoArray(red, r0 + 2 * n);
+    a03.intoArray(red, r0 + 3 * n);
+    a10.intoArray(red, r1);
+    a11.intoArray(red, r1 + n);
+    a12.intoArray(red, r1 + 2 * n);
+    a13.intoArray(red, r1 + 3 * n);
+    a20.intoArray(red, r2);
+    a21.intoArray(red, r2 + n);
+    a22.intoArray(red, r2 + 2 * n);
+    a23.intoArray(red, r2 + 3 * n);
+    a30.intoArray(red, r3);
+    a31.intoArray(red, r3 + n);
+    a32.intoArray(red, r3 + 2 * n);
+    a33.intoArray(red, r3 + 3 * n);
+  }
+
+  /** 1 key x 4 query rows along the head dim (the tail of a key block). */
+  static void qkRows1x4(Lanes w, float[] k, int k0, float[] qr, int q0, int d, float[] red,
+      int c) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+    for (int e = 0; e < d; e += n) {
+      FloatVector y = FloatVector.fromArray(s, k, k0 + e);
+      a0 = y.fma(FloatVector.fromArray(s, qr, q0 + e), a0);
+      a1 = y.fma(FloatVector.fromArray(s, qr, q0 + d + e), a1);
+      a2 = y.fma(FloatVector.fromArray(s, qr, q0 + 2 * d + e), a2);
+      a3 = y.fma(FloatVector.fromArray(s, qr, q0 + 3 * d + e), a3);
+    }
+    a0.intoArray(red, c * n);
+    a1.intoArray(red, n * n + c * n);
+    a2.intoArray(red, 2 * n * n + c * n);
+    a3.intoArray(red, 3 * n * n + c * n);
+  }
+
+  /**
+   * Folds the {@code L} vectors at {@code a[base + c * L]} (in place) into one vector whose lane
+   * {@code x} is the lane sum of vector {@code keys[x]}, stored at {@code dst[at]}: per level,
+   * vector pairs {@code (2i, 2i + 1)} become one by adding a lo and a hi lane selection.
+   */
+  static void reduceTree(Lanes w, float[] a, int base, float[] dst, int at) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    float[] idx = n == 16 ? TREE16 : n == 8 ? TREE8 : TREE4;
+    int level = 0;
+    for (int count = n; count > 1; count >>= 1, level++) {
+      FloatVector lo = FloatVector.fromArray(s, idx, 2 * level * n);
+      FloatVector hi = FloatVector.fromArray(s, idx, (2 * level + 1) * n);
+      for (int i = 0; i < count / 2; i++) {
+        FloatVector x = FloatVector.fromArray(s, a, base + 2 * i * n);
+        FloatVector y = FloatVector.fromArray(s, a, base + (2 * i + 1) * n);
+        FloatVector r = lo.selectFrom(x, y).add(hi.selectFrom(x, y));
+        r.intoArray(a, base + i * n);
+      }
+    }
+    if (dst != a || at != base) {
+      System.arraycopy(a, base, dst, at, n);
+    }
+  }
+
+  private static float[] treeIndexes(int n) {
+    int levels = Integer.numberOfTrailingZeros(n);
+    float[] idx = new float[2 * levels * n];
+    for (int level = 0; level < levels; level++) {
+      int seg = n >> level;
+      int half = seg / 2;
+      for (int x = 0; x < n; x++) {
+        int outSeg = x / half;
+        int off = x % half;
+        int m = outSeg / 2;
+        int lo = (outSeg % 2 == 1 ? n : 0) + m * seg + off;
+        idx[2 * level * n + x] = lo;
+        idx[(2 * level + 1) * n + x] = lo + half;
+      }
+    }
+    return idx;
+  }
+
+  private static int[] treeKeys(int n) {
+    // keys[v][segment] of each vector slot, level by level
+    int[][] keys = new int[n][];
+    for (int c = 0; c < n; c++) {
+      keys[c] = new int[] {c};
+    }
+    for (int count = n; count > 1; count >>= 1) {
+      int[][] next = new int[count / 2][];
+      for (int i = 0; i < count / 2; i++) {
+        int[] x = keys[2 * i];
+        int[] y = keys[2 * i + 1];
+        int[] z = new int[2 * x.length];
+        for (int m = 0; m < x.length; m++) {
+          z[2 * m] = x[m];
+          z[2 * m + 1] = y[m];
+        }
+        next[i] = z;
+      }
+      keys = next;
+    }
+    return keys[0];
+  }
+
+  /**
+   * Row mode {@code O = diag(alpha) O + P V} for {@code groups * 4} query rows with the output
+   * row-major in {@code or[r * dv + e]} ({@code dv % L == 0}) and the probabilities transposed
+   * in {@code pt[c * br + r]}.
+   */
+  static void valuesRows(Lanes w, int groups, float[] v, int v0, int ldv, int cols, float[] pt,
+      float[] or, int dv, float[] alpha) {
+    int n = w.species().length();
+    for (int gq = 0; gq < groups; gq++) {
+      int r0 = gq * ROW_GROUP;
+      int e = 0;
+      for (; e + 4 * n <= dv; e += 4 * n) {
+        pvRows4x4(w, v, v0 + e, ldv, cols, pt, r0, or, r0 * dv + e, dv, alpha);
+      }
+      for (; e < dv; e += n) {
+        pvRows1x4(w, v, v0 + e, ldv, cols, pt, r0, or, r0 * dv + e, dv, alpha);
+      }
+    }
+  }
+
+  /** 4 query rows x 4 vectors of value columns; the rescale is folded into the loads. */
+  static void pvRows4x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, int r0,
+      float[] or, int o0, int dv, float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    int o1 = o0 + dv;
+    int o2 = o1 + dv;
+    int o3 = o2 + dv;
+    float f0 = alpha[r0];
+    float f1 = alpha[r0 + 1];
+    float f2 = alpha[r0 + 2];
+    float f3 = alpha[r0 + 3];
+    FloatVector a00 = FloatVector.fromArray(s, or, o0).mul(f0);
+    FloatVector a01 = FloatVector.fromArray(s, or, o0 + n).mul(f0);
+    FloatVector a02 = FloatVector.fromArray(s, or, o0 + 2 * n).mul(f0);
+    FloatVector a03 = FloatVector.fromArray(s, or, o0 + 3 * n).mul(f0);
+    FloatVector a10 = FloatVector.fromArray(s, or, o1).mul(f1);
+    FloatVector a11 = FloatVector.fromArray(s, or, o1 + n).mul(f1);
+    FloatVector a12 = FloatVector.fromArray(s, or, o1 + 2 * n).mul(f1);
+    FloatVector a13 = FloatVector.fromArray(s, or, o1 + 3 * n).mul(f1);
+    FloatVector a20 = FloatVector.fromArray(s, or, o2).mul(f2);
+    FloatVector a21 = FloatVector.fromArray(s, or, o2 + n).mul(f2);
+    FloatVector a22 = FloatVector.fromArray(s, or, o2 + 2 * n).mul(f2);
+    FloatVector a23 = FloatVector.fromArray(s, or, o2 + 3 * n).mul(f2);
+    FloatVector a30 = FloatVector.fromArray(s, or, o3).mul(f3);
+    FloatVector a31 = FloatVector.fromArray(s, or, o3 + n).mul(f3);
+    FloatVector a32 = FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3);
+    FloatVector a33 = FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3);
+    for (int c = 0; c < cols; c++) {
+      int vo = v0 + c * ldv;
+      int po = c * br + r0;
+      FloatVector y0 = FloatVector.fromArray(s, v, vo);
+      FloatVector y1 = FloatVector.fromArray(s, v, vo + n);
+      FloatVector y2 = FloatVector.fromArray(s, v, vo + 2 * n);
+      FloatVector y3 = FloatVector.fromArray(s, v, vo + 3 * n);
+      FloatVector p0 = FloatVector.broadcast(s, pt[po]);
+      a00 = y0.fma(p0, a00);
+      a01 = y1.fma(p0, a01);
+      a02 = y2.fma(p0, a02);
+      a03 = y3.fma(p0, a03);
+      FloatVector p1 = FloatVector.broadcast(s, pt[po + 1]);
+      a10 = y0.fma(p1, a10);
+      a11 = y1.fma(p1, a11);
+      a12 = y2.fma(p1, a12);
+      a13 = y3.fma(p1, a13);
+      FloatVector p2 = FloatVector.broadcast(s, pt[po + 2]);
+      a20 = y0.fma(p2, a20);
+      a21 = y1.fma(p2, a21);
+      a22 = y2.fma(p2, a22);
+      a23 = y3.fma(p2, a23);
+      FloatVector p3 = FloatVector.broadcast(s, pt[po + 3]);
+      a30 = y0.fma(p3, a30);
+      a31 = y1.fma(p3, a31);
+      a32 = y2.fma(p3, a32);
+      a33 = y3.fma(p3, a33);
+    }
+    a00.intoArray(or, o0);
+    a01.intoArray(or, o0 + n);
+    a02.intoArray(or, o0 + 2 * n);
+    a03.intoArray(or, o0 + 3 * n);
+    a10.intoArray(or, o1);
+    a11.intoArray(or, o1 + n);
+    a12.intoArray(or, o1 + 2 * n);
+    a13.intoArray(or, o1 + 3 * n);
+    a20.intoArray(or, o2);
+    a21.intoArray(or, o2 + n);
+    a22.intoArray(or, o2 + 2 * n);
+    a23.intoArray(or, o2 + 3 * n);
+    a30.intoArray(or, o3);
+    a31.intoArray(or, o3 + n);
+    a32.intoArray(or, o3 + 2 * n);
+    a33.intoArray(or, o3 + 3 * n);
+  }
+
+  /** 4 query rows x 1 vector of value columns (the tail of the value dim). */
+  static void pvRows1x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, int r0,
+      float[] or, int o0, int dv, float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector a0 = FloatVector.fromArray(s, or, o0).mul(alpha[r0]);
+    FloatVector a1 = FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1]);
+    FloatVector a2 = FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]);
+    FloatVector a3 = FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]);
+    for (int c = 0; c < cols; c++) {
+      FloatVector y = FloatVector.fromArray(s, v, v0 + c * ldv);
+      int po = c * br + r0;
+      a0 = y.fma(FloatVector.broadcast(s, pt[po]), a0);
+      a1 = y.fma(FloatVector.broadcast(s, pt[po + 1]), a1);
+      a2 = y.fma(FloatVector.broadcast(s, pt[po + 2]), a2);
+      a3 = y.fma(FloatVector.broadcast(s, pt[po + 3]), a3);
+    }
+    a0.intoArray(or, o0);
+    a1.intoArray(or, o0 + dv);
+    a2.intoArray(or, o0 + 2 * dv);
+    a3.intoArray(or, o0 + 3 * dv);
   }
 
   // ---- S^T = K Q^T

@@ -2,6 +2,7 @@ package dev.attention4j.simd;
 
 import dev.attention4j.core.AttentionKernel;
 import dev.attention4j.core.AttentionOptions;
+import dev.attention4j.core.PagedKvCache;
 import dev.attention4j.core.Tensor;
 import java.util.Objects;
 import java.util.concurrent.ForkJoinPool;
@@ -76,7 +77,10 @@ public final class SimdAttention implements AttentionKernel {
   /**
    * {@inheritDoc}
    *
-   * <p>Parallel over (batch, KV head, query tile) on this kernel's pool.
+   * <p>Parallel over (batch, KV head, query tile) on this kernel's pool. When the problem has
+   * too few query tiles to occupy threads and a long key sequence (decoding: {@code Sq} of a few
+   * tokens, {@code Sk} in the thousands), the keys are split into chunks too, decided by the
+   * shape alone ({@link DenseEngine#splitKeys()}), so the result does not depend on the pool.
    */
   @Override
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
@@ -85,6 +89,51 @@ public final class SimdAttention implements AttentionKernel {
       throw new IllegalArgumentException("out must not be null");
     }
     DenseEngine.create(lanes, q, k, v, out, lse, options).forward(pool, out, lse);
+  }
+
+  /**
+   * The forward with an explicit split-KV (flash-decoding) chunk length: partial
+   * {@code (O, LSE)} per (batch, KV head, query tile, chunk of {@code chunkKeys} keys) in
+   * parallel, merged with the LSE merge in chunk order. Bitwise the same for any pool size;
+   * within the SEMANTICS.md tolerance of the unsplit forward. {@code chunkKeys <= 0} runs
+   * unsplit.
+   */
+  public void forwardSplitKv(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options, int chunkKeys) {
+    if (out == null) {
+      throw new IllegalArgumentException("out must not be null");
+    }
+    DenseEngine.create(lanes, q, k, v, out, lse, options).forwardSplit(pool, out, lse,
+        chunkKeys);
+  }
+
+  /**
+   * Attention of {@code q [B, Hq, Sq, D]} against a paged KV cache, read in place (no gathered
+   * copy): batch {@code b} reads sequence {@code seqIds[b]}, whose key length is its cache
+   * length (bottom-right alignment uses it, so {@code Sq = 1} is the decode step of the newest
+   * token). Every other option works as in {@link #forward}; split-KV is chosen by shape.
+   * F32, F16 and BF16 pages (converted per key tile).
+   *
+   * @param out {@code [B, Hq, Sq, Dv]} with {@code Dv = cache.valueDim()}
+   * @param lse {@code [B, Hq, Sq]} or null
+   * @throws IllegalArgumentException if {@code options.kvLens()} is set (the lengths come from
+   *     the cache), a sequence id does not exist, or the shapes disagree
+   */
+  public void forwardPaged(Tensor q, PagedKvCache cache, int[] seqIds, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    if (out == null) {
+      throw new IllegalArgumentException("out must not be null");
+    }
+    DenseEngine.paged(lanes, q, cache, seqIds, out, lse, options).forward(pool, out, lse);
+  }
+
+  /**
+   * The tile engine of a paged call (see {@link #forwardPaged}), for kernels that choose their
+   * own key tiles over a paged cache.
+   */
+  public DenseEngine pagedEngine(Tensor q, PagedKvCache cache, int[] seqIds,
+      AttentionOptions options) {
+    return DenseEngine.paged(lanes, q, cache, seqIds, null, null, options);
   }
 
   /**
