@@ -1,5 +1,7 @@
 /** attention4j sparse kernels, built on the dense engine of {@code dev.attention4j.simd}. */
 module dev.attention4j.sparse {
   requires transitive dev.attention4j.core;
-  requires dev.attention4j.simd;
+  requires transitive dev.attention4j.simd;
+
+  exports dev.attention4j.sparse;
 }

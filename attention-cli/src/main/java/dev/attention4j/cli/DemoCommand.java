@@ -40,7 +40,8 @@ final class DemoCommand implements Callable<Integer> {
   /** Demos of the other kernel families: one line per family. */
   static final List<FamilyDemo> FAMILIES = List.of(
       new LinearDemo(),
-      new QuantDemo()
+      new QuantDemo(),
+      new SparseDemo()
   );
 
   private final Console console;

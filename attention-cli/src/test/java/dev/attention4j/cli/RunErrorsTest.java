@@ -197,10 +197,10 @@ class RunErrorsTest {
           a.remove(1);
           return a;
         }),
-        bad("kernel not in this build", "kernel 'moba' is not available in this build", d -> {
+        bad("moba with topk 0", "--topk 0: must be >= 1", d -> {
           List<String> a = valid(d);
           a.set(1, "moba");
-          a.addAll(List.of("--block-size", "4", "--topk", "2"));
+          a.addAll(List.of("--block-size", "4", "--topk", "0"));
           return a;
         }),
         bad("sage without --variant", "Missing required option: '--variant", d -> {

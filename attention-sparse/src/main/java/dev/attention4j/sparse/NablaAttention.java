@@ -1,0 +1,252 @@
+package dev.attention4j.sparse;
+
+import dev.attention4j.core.AttentionKernel;
+import dev.attention4j.core.AttentionOptions;
+import dev.attention4j.core.AttentionResult;
+import dev.attention4j.core.AttentionShape;
+import dev.attention4j.core.DType;
+import dev.attention4j.core.ReferenceAttention;
+import dev.attention4j.core.Tensor;
+import dev.attention4j.simd.SimdAttention;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * NABLA, Neighborhood Adaptive Block-Level Attention (arXiv 2507.13546; SEMANTICS.md "NABLA";
+ * kernel-notes §5). Tokens are cut into blocks of {@code Bs} (default 64; the caller orders them
+ * so that a block is a spatial patch, see {@link TokenPermutation#videoPatches}); per (batch,
+ * query head): {@code qa}, {@code ka} = block means of Q and of the head's KV-head K (float64),
+ * {@code A = softmax_row(scale * qa ka^T)}, and per row the blocks sorted ascending by
+ * {@code (value, index)} are kept iff their inclusive cumulative sum is {@code >= 1 - thr}
+ * ({@code thr} = probability mass kept; the row's largest block always stays). Optionally the
+ * union with a sliding-tile window in block coordinates ({@code |delta_a| <= w_a / 2} on every
+ * axis of a block grid). Kept blocks are attended in full through {@link BlockSparseAttention}
+ * (every listed block FULL). Routing costs {@code O(Nb^2 D)} per head; memory {@code O(Nb^2)}.
+ */
+public final class NablaAttention implements AttentionKernel {
+
+  private final int blockSize;
+  private final double threshold;
+  private final int[] blockGrid;
+  private final int[] window;
+  private final SimdAttention simd;
+
+  /** On the preferred vector width and the common pool, without a sliding-tile window. */
+  public NablaAttention(int blockSize, double threshold) {
+    this(blockSize, threshold, null, null, new SimdAttention());
+  }
+
+  /**
+   * @param blockGrid the blocks as a grid (for example {@code (T, H/8, W/8)}), product = number
+   *     of blocks; null for no sliding-tile window
+   * @param window sliding-tile window size per block-grid axis (null with {@code blockGrid})
+   * @throws IllegalArgumentException if {@code blockSize < 1}, {@code thr} is not in
+   *     {@code (0, 1]}, or the window does not match the grid
+   */
+  public NablaAttention(int blockSize, double threshold, int[] blockGrid, int[] window,
+      SimdAttention simd) {
+    if (blockSize < 1) {
+      throw new IllegalArgumentException("NABLA block size " + blockSize + " must be >= 1");
+    }
+    if (!(threshold > 0 && threshold <= 1)) {
+      throw new IllegalArgumentException("NABLA threshold " + threshold
+          + " must be in (0, 1]");
+    }
+    if ((blockGrid == null) != (window == null)
+        || (blockGrid != null && blockGrid.length != window.length)) {
+      throw new IllegalArgumentException("sliding-tile window " + Arrays.toString(window)
+          + " needs one size per axis of the block grid " + Arrays.toString(blockGrid));
+    }
+    if (window != null) {
+      for (int a = 0; a < window.length; a++) {
+        if (window[a] < 1 || blockGrid[a] < 1) {
+          throw new IllegalArgumentException("axis " + a + ": block grid length "
+              + blockGrid[a] + " and window " + window[a] + " must be >= 1");
+        }
+      }
+    }
+    this.blockSize = blockSize;
+    this.threshold = threshold;
+    this.blockGrid = blockGrid == null ? null : blockGrid.clone();
+    this.window = window == null ? null : window.clone();
+    this.simd = Objects.requireNonNull(simd, "simd");
+  }
+
+  @Override
+  public String name() {
+    return "nabla-simd-" + simd.vectorBits();
+  }
+
+  @Override
+  public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    BlockMask bm = blockMask(q, k, options);
+    new BlockSparseAttention(simd).forward(q, k, v, out, lse, bm, options);
+  }
+
+  /**
+   * The kept blocks of every (batch, query head), all FULL.
+   *
+   * @throws IllegalArgumentException if {@code Sq != Sk}, the options carry a mask, or the block
+   *     grid does not have {@code ceil(S / Bs)} blocks
+   */
+  public BlockMask blockMask(Tensor q, Tensor k, AttentionOptions options) {
+    if (options.mask() != null) {
+      throw new IllegalArgumentException("NABLA takes no other mask (causal, window, documents"
+          + " or user mask)");
+    }
+    AttentionShape s = AttentionShape.of(q, k, k, null, null, options);
+    if (s.qLen() != s.kvLen()) {
+      throw new IllegalArgumentException("NABLA needs Sq == Sk, got Sq " + s.qLen() + ", Sk "
+          + s.kvLen());
+    }
+    int len = s.qLen();
+    int nb = (len + blockSize - 1) / blockSize;
+    if (blockGrid != null) {
+      long prod = 1;
+      for (int x : blockGrid) {
+        prod *= x;
+      }
+      if (prod != nb) {
+        throw new IllegalArgumentException("block grid " + Arrays.toString(blockGrid) + " has "
+            + prod + " blocks, the sequence " + nb + " blocks of " + blockSize);
+      }
+    }
+    int d = s.headDim();
+    double scale = options.scale(d);
+    double[][][] ka = new double[s.batch() * s.kvHeads()][][];
+    for (int b = 0; b < s.batch(); b++) {
+      for (int g = 0; g < s.kvHeads(); g++) {
+        ka[b * s.kvHeads() + g] = means(k, b, g, len, d);
+      }
+    }
+    boolean[][] keep = new boolean[s.batch() * s.qHeads()][];
+    Parallel.forEach(simd.pool(), s.batch() * s.qHeads(), bh -> {
+      int b = bh / s.qHeads();
+      int h = bh % s.qHeads();
+      double[][] qa = means(q, b, h, len, d);
+      keep[bh] = keep(qa, ka[b * s.kvHeads() + s.kvHead(h)], scale);
+    });
+    BlockMask.Builder builder = BlockMask.builder(s.batch(), s.qHeads(), len, len, blockSize,
+        blockSize);
+    for (int bh = 0; bh < keep.length; bh++) {
+      for (int x = 0; x < nb; x++) {
+        for (int y = 0; y < nb; y++) {
+          if (keep[bh][x * nb + y] || inWindow(x, y)) {
+            builder.add(bh / s.qHeads(), bh % s.qHeads(), x, y);
+          }
+        }
+      }
+    }
+    return builder.build();
+  }
+
+  /** The kept-block map of one head: {@code keep[x * nb + y]}. */
+  private boolean[] keep(double[][] qa, double[][] ka, double scale) {
+    int nb = qa.length;
+    boolean[] keep = new boolean[nb * nb];
+    double[] a = new double[nb];
+    Integer[] order = new Integer[nb];
+    for (int x = 0; x < nb; x++) {
+      double m = Double.NEGATIVE_INFINITY;
+      for (int y = 0; y < nb; y++) {
+        double dot = 0;
+        for (int e = 0; e < qa[x].length; e++) {
+          dot += qa[x][e] * ka[y][e];
+        }
+        a[y] = scale * dot;
+        m = Math.max(m, a[y]);
+      }
+      double sum = 0;
+      for (int y = 0; y < nb; y++) {
+        a[y] = Math.exp(a[y] - m);
+        sum += a[y];
+      }
+      for (int y = 0; y < nb; y++) {
+        a[y] /= sum;
+        order[y] = y;
+      }
+      Arrays.sort(order, (u, w) -> a[u] != a[w] ? Double.compare(a[u], a[w])
+          : Integer.compare(u, w));
+      double c = 0;
+      for (int r = 0; r < nb; r++) {
+        c += a[order[r]];
+        if (c >= 1 - threshold) {
+          keep[x * nb + order[r]] = true;
+        }
+      }
+    }
+    return keep;
+  }
+
+  /** Whether blocks {@code x} and {@code y} are within the sliding-tile window. */
+  private boolean inWindow(int x, int y) {
+    if (blockGrid == null) {
+      return false;
+    }
+    for (int a = blockGrid.length - 1; a >= 0; a--) {
+      int cx = x % blockGrid[a];
+      int cy = y % blockGrid[a];
+      x /= blockGrid[a];
+      y /= blockGrid[a];
+      if (Math.abs(cx - cy) > window[a] / 2) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Block means of {@code t[b, h]} in float64 over each block's real tokens. */
+  private double[][] means(Tensor t, int b, int h, int len, int d) {
+    int nb = (len + blockSize - 1) / blockSize;
+    double[][] m = new double[nb][d];
+    float[] row = new float[d];
+    for (int j = 0; j < len; j++) {
+      MobaAttention.readRow(t, b, h, j, row);
+      double[] acc = m[j / blockSize];
+      for (int e = 0; e < d; e++) {
+        acc[e] += row[e];
+      }
+    }
+    for (int x = 0; x < nb; x++) {
+      int count = Math.min(len, (x + 1) * blockSize) - x * blockSize;
+      for (int e = 0; e < d; e++) {
+        m[x][e] /= count;
+      }
+    }
+    return m;
+  }
+
+  /**
+   * The float64 oracle: the same block map (routing is float64 already), attended by
+   * {@link ReferenceAttention} under its token mask. Float64 outputs from
+   * {@code forward(q, k, v, options)}.
+   */
+  public AttentionKernel reference() {
+    NablaAttention self = this;
+    return new AttentionKernel() {
+      @Override
+      public String name() {
+        return "nabla-reference";
+      }
+
+      @Override
+      public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+          AttentionOptions options) {
+        BlockMask bm = self.blockMask(q, k, options);
+        ReferenceAttention.INSTANCE.forward(q, k, v, out, lse,
+            options.toBuilder().mask(bm.asMask()).build());
+      }
+
+      @Override
+      public AttentionResult forward(Tensor q, Tensor k, Tensor v, AttentionOptions options) {
+        AttentionShape s = AttentionShape.of(q, k, v, null, null, options);
+        Tensor out = Tensor.zeros(DType.F64, s.batch(), s.qHeads(), s.qLen(), s.valueDim());
+        Tensor lse = options.returnLse() ? Tensor.zeros(DType.F64, s.batch(), s.qHeads(),
+            s.qLen()) : null;
+        forward(q, k, v, out, lse, options);
+        return new AttentionResult(out, lse);
+      }
+    };
+  }
+}

@@ -1,0 +1,162 @@
+package dev.attention4j.sparse;
+
+import dev.attention4j.core.AttentionKernel;
+import dev.attention4j.core.AttentionOptions;
+import dev.attention4j.core.AttentionShape;
+import dev.attention4j.core.DType;
+import dev.attention4j.core.LseMerge;
+import dev.attention4j.core.ReferenceAttention;
+import dev.attention4j.core.Tensor;
+import dev.attention4j.simd.DenseEngine;
+import dev.attention4j.simd.SimdAttention;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Neighborhood attention (NATTEN / GNA; SEMANTICS.md "Neighborhood attention") on the dense
+ * engine. Q, K, V are {@code [B, H, S, D]} with {@code S} the row-major flattening of the grid and
+ * {@code Sq == Sk}; GQA as everywhere.
+ *
+ * <p>Query tiles follow the grid's last axis (a line is cut into tiles of at most
+ * {@link DenseEngine#tileRows()} queries; short lines are grouped). For each tile the key box is
+ * the per-axis union of its queries' windows (interval arithmetic, {@link NeighborhoodMask}); it
+ * is visited as runs along the last axis, each classified exactly for the tile: FULL runs (every
+ * query sees every key) run without mask work, PARTIAL runs evaluate the neighborhood predicate
+ * per element, EMPTY runs are skipped. Memory beyond the outputs: {@code O(n S)} ints.
+ *
+ * <p>Optional extra keys and values ({@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor,
+ * Tensor, Tensor, AttentionOptions)}) are seen by every query: a dense pass over them is merged
+ * with the neighborhood result through the LSE ({@link LseMerge}).
+ *
+ * <p>Thread-safe; parallel over query tiles on the pool of the {@link SimdAttention} given.
+ */
+public final class NeighborhoodAttention implements AttentionKernel {
+
+  private final Neighborhood nb;
+  private final NeighborhoodMask mask;
+  private final SimdAttention simd;
+
+  /** On the preferred vector width and the common pool. */
+  public NeighborhoodAttention(Neighborhood nb) {
+    this(nb, new SimdAttention());
+  }
+
+  public NeighborhoodAttention(Neighborhood nb, SimdAttention simd) {
+    this.nb = Objects.requireNonNull(nb, "nb");
+    this.mask = nb.mask();
+    this.simd = Objects.requireNonNull(simd, "simd");
+  }
+
+  public Neighborhood neighborhood() {
+    return nb;
+  }
+
+  /** The exact mask, for references and tests. */
+  public NeighborhoodMask mask() {
+    return mask;
+  }
+
+  @Override
+  public String name() {
+    return "neighborhood-simd-" + simd.vectorBits();
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalArgumentException if {@code Sq != Sk}, the grid does not have {@code Sq}
+   *     tokens, the options carry a mask, or the shapes disagree
+   */
+  @Override
+  public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    AttentionShape s = check(q, k, v, out, lse, options);
+    DenseEngine engine = simd.engine(q, k, v, options.toBuilder().mask(mask.asMask()).build());
+    int br = engine.tileRows();
+    int line = nb.grid(nb.rank() - 1);
+    int[] starts = TileDriver.tileStarts(s.qLen(), s.groupSize(), br,
+        TileDriver.segment(line, br), false);
+    int sq = s.qLen();
+    TileDriver.run(simd.pool(), engine, starts, (b, g, p0, p1, into) -> {
+      int hl = p0 / sq;
+      mask.plan(p0 - hl * sq, p1 - hl * sq, into);
+    }, out, lse);
+  }
+
+  /**
+   * Neighborhood attention plus extra keys and values {@code [B, Hkv, Se, D]} /
+   * {@code [B, Hkv, Se, Dv]} that every query sees, merged by LSE. The options apply to both parts
+   * (ALiBi distances of the extra keys use their own indices {@code 0..Se-1}).
+   */
+  public void forward(Tensor q, Tensor k, Tensor v, Tensor extraK, Tensor extraV, Tensor out,
+      Tensor lse, AttentionOptions options) {
+    AttentionShape s = check(q, k, v, out, lse, options);
+    AttentionShape.of(q, extraK, extraV, null, null, options);
+    Tensor mainLse = lse != null ? lse : Tensor.zeros(DType.F32, s.batch(), s.qHeads(), s.qLen());
+    forward(q, k, v, out, mainLse, options);
+    Tensor o2 = Tensor.zeros(DType.F32, s.batch(), s.qHeads(), s.qLen(), s.valueDim());
+    Tensor l2 = Tensor.zeros(DType.F32, s.batch(), s.qHeads(), s.qLen());
+    simd.forward(q, extraK, extraV, o2, l2, options);
+    LseMerge.merge(out, mainLse, o2, l2, out, mainLse);
+  }
+
+  private AttentionShape check(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    if (options.mask() != null) {
+      throw new IllegalArgumentException("neighborhood attention takes no other mask (causal,"
+          + " window, documents or user mask); use the per-axis causal flags");
+    }
+    AttentionShape s = AttentionShape.of(q, k, v, out, lse, options);
+    checkLengths(nb, s.qLen(), s.kvLen());
+    return s;
+  }
+
+  /**
+   * Checks {@code Sq == Sk == tokens of the grid}.
+   *
+   * @throws IllegalArgumentException naming the numbers
+   */
+  public static void checkLengths(Neighborhood nb, int qLen, int kvLen) {
+    if (qLen != kvLen) {
+      throw new IllegalArgumentException("neighborhood attention needs Sq == Sk, got Sq " + qLen
+          + ", Sk " + kvLen);
+    }
+    if (nb.tokens() != qLen) {
+      throw new IllegalArgumentException("grid " + Arrays.toString(nb.grid()) + " has "
+          + nb.tokens() + " tokens, but the sequence length is " + qLen);
+    }
+  }
+
+  /**
+   * The float64 oracle of the same computation: {@link ReferenceAttention} with this mask.
+   * Float64 outputs are allocated by {@code forward(q, k, v, options)}.
+   */
+  public AttentionKernel reference() {
+    NeighborhoodAttention self = this;
+    return new AttentionKernel() {
+      @Override
+      public String name() {
+        return "neighborhood-reference";
+      }
+
+      @Override
+      public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+          AttentionOptions options) {
+        self.check(q, k, v, out, lse, options);
+        ReferenceAttention.INSTANCE.forward(q, k, v, out, lse,
+            options.toBuilder().mask(mask.asMask()).build());
+      }
+
+      @Override
+      public dev.attention4j.core.AttentionResult forward(Tensor q, Tensor k, Tensor v,
+          AttentionOptions options) {
+        AttentionShape s = AttentionShape.of(q, k, v, null, null, options);
+        Tensor out = Tensor.zeros(DType.F64, s.batch(), s.qHeads(), s.qLen(), s.valueDim());
+        Tensor lse = options.returnLse() ? Tensor.zeros(DType.F64, s.batch(), s.qHeads(),
+            s.qLen()) : null;
+        forward(q, k, v, out, lse, options);
+        return new dev.attention4j.core.AttentionResult(out, lse);
+      }
+    };
+  }
+}
