@@ -42,6 +42,12 @@ import java.util.function.IntConsumer;
  * a score modifier is applied per element to the visible pairs; then the lane-wise online
  * softmax and {@code O^T = diag(alpha) O^T + V^T P^T}. Accumulation is float32.
  *
+ * <p><b>Hooks.</b> {@link #withHook} adds a {@link TileHook} that sees each key tile's logits
+ * (before the mask) and its softmax weights after {@code exp} (before {@code P V}; the row sums
+ * are taken from the unmodified weights): a logit bias or quantized P. K and V rows can also come
+ * from a {@link KvSource} ({@link SimdAttention#forwardSource}), written to the tile buffer one
+ * key tile at a time.
+ *
  * <p><b>Masked keys never leak.</b> Masked logits become {@code -inf} by a blend (never by a
  * product), hence weight exactly 0. A key row of V holding NaN or Inf in a tile where some
  * weights may be 0 by masking (PARTIAL tiles, or any tile with a score modifier) is taken out of
@@ -88,9 +94,11 @@ public final class DenseEngine {
   private final Rows kRows;
   private final Rows vRows;
   private final boolean rowModeOk;
+  private final TileHook hook;
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
-      AttentionOptions options) {
+      AttentionOptions options, TileHook hook) {
+    this.hook = hook;
     this.lanes = lanes;
     this.br = Micro.TILE_VECTORS * lanes.species().length();
     this.bc = KEY_TILE;
@@ -150,7 +158,16 @@ public final class DenseEngine {
   static DenseEngine create(Lanes lanes, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {
     AttentionShape shape = AttentionShape.of(q, k, v, out, lse, options);
-    return new DenseEngine(lanes, shape, q, new TensorRows(k), new TensorRows(v), options);
+    return new DenseEngine(lanes, shape, q, new TensorRows(k), new TensorRows(v), options,
+        null);
+  }
+
+  /**
+   * This engine with a per-key-tile hook ({@link TileHook}: a logit bias, or the softmax weights
+   * transformed before {@code P V}, such as quantized P); null for none. The same call otherwise.
+   */
+  public DenseEngine withHook(TileHook hook) {
+    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook);
   }
 
   /**
@@ -191,21 +208,58 @@ public final class DenseEngine {
       lens[b] = cache.length(seqIds[b]);
       max = Math.max(max, lens[b]);
     }
-    if (q.dim(3) != cache.headDim()) {
-      throw new IllegalArgumentException("Q head dim " + q.dim(3) + " != cache head dim "
-          + cache.headDim());
+    int[] seqs = seqIds.clone();
+    return withRows(lanes, q, lens, max, cache.kvHeads(), cache.headDim(), cache.valueDim(),
+        new PageRows(cache, true, seqs), new PageRows(cache, false, seqs), out, lse, options);
+  }
+
+  /**
+   * An engine that reads K and V as float32 rows from {@code src}, one key tile at a time;
+   * batch {@code b} has {@code src.length(b)} keys (passed as {@code kvLens}, so bottom-right
+   * alignment uses them).
+   *
+   * @throws IllegalArgumentException if {@code options.kvLens()} is set or the shapes disagree
+   */
+  static DenseEngine sourced(Lanes lanes, Tensor q, KvSource src, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    if (options == null || src == null) {
+      throw new IllegalArgumentException("options and the KV source must not be null");
     }
-    // shape-only K/V views (zero strides over one element): the rows come from the pages
+    if (options.kvLens() != null) {
+      throw new IllegalArgumentException("options.kvLens must be null when reading a KV source:"
+          + " the key length of batch b is the source's length(b)");
+    }
+    if (q == null || q.rank() != 4) {
+      throw new IllegalArgumentException("Q must be [B, Hq, Sq, D], got "
+          + (q == null ? "null" : Arrays.toString(q.shape())));
+    }
+    if (src.batch() != q.dim(0)) {
+      throw new IllegalArgumentException("the KV source has " + src.batch()
+          + " batch entries, Q has " + q.dim(0));
+    }
+    int[] lens = new int[src.batch()];
+    int max = 0;
+    for (int b = 0; b < lens.length; b++) {
+      lens[b] = src.length(b);
+      max = Math.max(max, lens[b]);
+    }
+    return withRows(lanes, q, lens, max, src.kvHeads(), src.headDim(), src.valueDim(),
+        new SourceRows(src, true), new SourceRows(src, false), out, lse, options);
+  }
+
+  /** An engine over K/V rows from elsewhere: shape-only K/V views and {@code kvLens = lens}. */
+  private static DenseEngine withRows(Lanes lanes, Tensor q, int[] lens, int max, int kvHeads,
+      int d, int dv, Rows kRows, Rows vRows, Tensor out, Tensor lse, AttentionOptions options) {
+    if (q.dim(3) != d) {
+      throw new IllegalArgumentException("Q head dim " + q.dim(3) + " != cache head dim " + d);
+    }
+    // shape-only K/V views (zero strides over one element): the rows come from elsewhere
     Tensor one = Tensor.zeros(DType.F32, 1);
-    Tensor k = one.view(new int[] {q.dim(0), cache.kvHeads(), max, cache.headDim()},
-        new long[4], 0);
-    Tensor v = one.view(new int[] {q.dim(0), cache.kvHeads(), max, cache.valueDim()},
-        new long[4], 0);
+    Tensor k = one.view(new int[] {q.dim(0), kvHeads, max, d}, new long[4], 0);
+    Tensor v = one.view(new int[] {q.dim(0), kvHeads, max, dv}, new long[4], 0);
     AttentionOptions o = options.toBuilder().kvLens(lens).build();
     AttentionShape shape = AttentionShape.of(q, k, v, out, lse, o);
-    int[] seqs = seqIds.clone();
-    return new DenseEngine(lanes, shape, q, new PageRows(cache, true, seqs),
-        new PageRows(cache, false, seqs), o);
+    return new DenseEngine(lanes, shape, q, kRows, vRows, o, null);
   }
 
   /** The validated shape of the call. */
@@ -573,6 +627,7 @@ public final class DenseEngine {
     int rows = p1 - p0;
     boolean rowMode = rowModeOk && rows <= ROW_MODE_MAX;
     s.rowMode = rowMode;
+    s.p0 = p0;
     int nv = rows <= n ? 1 : Micro.TILE_VECTORS;
     setupLanes(s, g, p0, rows);
     if (rowMode) {
@@ -666,6 +721,9 @@ public final class DenseEngine {
     } else {
       Micro.scores(lanes, nv, ka, ko, ldk, cols, s.qt, d, s.st);
     }
+    if (hook != null) {
+      hook.logits(b, g, s.p0, rows, j0, cols, s.st, br);
+    }
     // softcap, bias, mask
     if (softcap > 0 || slopes != null) {
       Micro.softcapAndAlibi(lanes, nv, s.st, cols, j0, softcap, slopes == null ? null : s.slope,
@@ -686,6 +744,9 @@ public final class DenseEngine {
       return;
     }
     Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
+    if (hook != null) {
+      hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
+    }
     if (rowMode) {
       Micro.valuesRows(lanes, Micro.rowGroups(rows), va, vo, ldv, cols, s.st, s.or, dv, s.alpha);
     } else {
@@ -739,6 +800,9 @@ public final class DenseEngine {
       }
     }
     Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
+    if (hook != null) {
+      hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
+    }
     if (s.rowMode) {
       Micro.valuesRows(lanes, Micro.rowGroups(rows), vb, 0, dv, cols, s.st, s.or, dv, s.alpha);
     } else {
@@ -805,7 +869,7 @@ public final class DenseEngine {
    * tile that lies in one storage run is read in place; anything else is converted (or copied)
    * into the tile buffer, one tile at a time.
    */
-  abstract static sealed class Rows permits TensorRows, PageRows {
+  abstract static sealed class Rows permits TensorRows, PageRows, SourceRows {
 
     /**
      * Where a tile starting at key {@code j0} and meant to end at {@code j1} must end so that it
@@ -914,6 +978,34 @@ public final class DenseEngine {
     }
   }
 
+  /** Rows of a {@link KvSource}, always written to the tile buffer. */
+  static final class SourceRows extends Rows {
+    private final KvSource src;
+    private final boolean keys;
+
+    SourceRows(KvSource src, boolean keys) {
+      this.src = src;
+      this.keys = keys;
+    }
+
+    @Override
+    int cut(int b, int j0, int j1) {
+      return j1;
+    }
+
+    @Override
+    float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
+      if (keys) {
+        src.keys(b, g, j0, n, buf);
+      } else {
+        src.values(b, g, j0, n, buf);
+      }
+      s.at = 0;
+      s.ld = width;
+      return buf;
+    }
+  }
+
   private static boolean directRows(Tensor t) {
     return t.dtype() == DType.F32 && (t.stride(3) == 1 || t.dim(3) == 1)
         && Math.abs(t.stride(2)) < Integer.MAX_VALUE;
@@ -1005,6 +1097,7 @@ public final class DenseEngine {
     float[] red = new float[0];
     float[] merged = new float[0];
     boolean rowMode;
+    int p0;
     int at;
     int ld;
     final KeyTiles tiles = new KeyTiles();

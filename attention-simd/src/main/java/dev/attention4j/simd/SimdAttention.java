@@ -137,6 +137,28 @@ public final class SimdAttention implements AttentionKernel {
   }
 
   /**
+   * Attention of {@code q [B, Hq, Sq, D]} against keys and values read from {@code src} one key
+   * tile at a time as float32 rows (a quantized KV cache dequantized per tile, for example):
+   * batch {@code b} has {@code src.length(b)} keys (bottom-right alignment uses it). Every other
+   * option works as in {@link #forward}; split-KV is chosen by shape, and the result is bitwise
+   * the same for any pool size.
+   *
+   * @throws IllegalArgumentException if {@code options.kvLens()} is set or the shapes disagree
+   */
+  public void forwardSource(Tensor q, KvSource src, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    if (out == null) {
+      throw new IllegalArgumentException("out must not be null");
+    }
+    DenseEngine.sourced(lanes, q, src, out, lse, options).forward(pool, out, lse);
+  }
+
+  /** The tile engine of a {@link #forwardSource} call. */
+  public DenseEngine sourceEngine(Tensor q, KvSource src, AttentionOptions options) {
+    return DenseEngine.sourced(lanes, q, src, null, null, options);
+  }
+
+  /**
    * The tile engine of one call with this kernel's vector width, for kernels that choose their
    * own key tiles or key ranges (sparse, split-KV decoding).
    */
