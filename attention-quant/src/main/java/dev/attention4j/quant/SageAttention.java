@@ -6,8 +6,10 @@ import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.SimdAttention;
+import dev.attention4j.simd.TileMatmul;
 import java.util.Objects;
 import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
 
 /**
  * SageAttention (SEMANTICS.md "Quantized"; kernel-notes §7): quantized softmax attention with
@@ -29,11 +31,14 @@ import java.util.concurrent.ForkJoinPool;
  *       time, key tiles of {@link SageVariant#P_TILE} keys aligned to multiples of 128, the online
  *       softmax's running max per tile, P quantized per tile; LSE with the K-smoothing
  *       correction;
- *   <li>{@link Impl#FAST}: {@code sage1} runs the dense SIMD engine on the dequantized operands
- *       (INT8 codes times their scales are exact in float32, so the only difference to an INT32
- *       dot product followed by the scales is float32 rounding). The P-quantizing variants need a
- *       per-tile hook in the dense engine that does not exist yet, so for now they run the
- *       reference pipeline (documented in {@code docs/quantized.md}).
+ *   <li>{@link Impl#FAST}: the dense SIMD engine, multi-threaded like the dense kernel, on the
+ *       dequantized operands (INT8 codes times their scales are exact in float32, so the only
+ *       difference to an INT32 dot product followed by the scales is float32 rounding). For
+ *       sage2 and sage3 a {@link dev.attention4j.simd.TileHook} adds the Q-smoothing logits
+ *       {@code scale * <qbar, K~>} (precomputed per 128-token Q block and key) and quantizes
+ *       P per 128-key tile with the running max (the row sums use the unquantized P, as in the
+ *       reference). These variants never split the keys (split-KV would start a new running
+ *       max per chunk and quantize P differently).
  * </ul>
  *
  * <p>{@link Accumulation#FP22} emulates the FP22 accumulator of FP8 tensor cores (the P·V
@@ -91,8 +96,7 @@ public final class SageAttention implements AttentionKernel {
 
   /** Whether this configuration runs on the dense SIMD engine (otherwise the scalar pipeline). */
   public boolean usesEngine() {
-    return impl == Impl.FAST && accumulation == Accumulation.FLOAT32
-        && (variant == SageVariant.SAGE1 || identity);
+    return impl == Impl.FAST && accumulation == Accumulation.FLOAT32;
   }
 
   @Override
@@ -142,38 +146,50 @@ public final class SageAttention implements AttentionKernel {
     }
   }
 
-  /** sage1 (and identity quantizers): the dense engine on the dequantized operands. */
+  /** The dense engine on the dequantized operands, with the Sage tile hook for sage2/sage3. */
   private void engineForward(SagePrep p, AttentionOptions options, Tensor out, Tensor lse) {
     AttentionShape s = p.shape;
     Tensor qd = Tensor.of(p.qd, s.batch(), s.qHeads(), s.qLen(), p.d);
     Tensor kd = Tensor.of(p.kd, s.batch(), s.kvHeads(), s.kvLen(), p.d);
     Tensor vd = Tensor.of(p.vd, s.batch(), s.kvHeads(), s.kvLen(), p.dv);
-    if (p.qbar != null) {
-      // Q smoothing through the engine: [Q~ | qbar] . [K~_deq | K~] = Q~ K~_deq^T + qbar K~^T
-      qd = Tensor.of(augment(p.qd, p.qbar, s.batch() * s.qHeads(), s.qLen(), p.d, p.qBlocks,
-          true), s.batch(), s.qHeads(), s.qLen(), 2 * p.d);
-      kd = Tensor.of(augment(p.kd, p.ks, s.batch() * s.kvHeads(), s.kvLen(), p.d, 0, false),
-          s.batch(), s.kvHeads(), s.kvLen(), 2 * p.d);
-      options = options.toBuilder().scale(options.scale(p.d)).build();
-    }
     Tensor l = lse != null ? lse : Tensor.zeros(DType.F32, s.batch(), s.qHeads(), s.qLen());
-    dense.forward(qd, kd, vd, out, l, options);
+    if (variant == SageVariant.SAGE1) {
+      dense.forward(qd, kd, vd, out, l, options);
+    } else {
+      float scale = (float) options.scale(p.d);
+      SageHook hook = new SageHook(variant, !identity, smoothingLogits(p, scale, pool),
+          s.qHeads(), s.kvHeads(), s.qLen(), s.kvLen());
+      dense.engine(qd, kd, vd, options).withHook(hook).forwardSplit(pool, out, l, 0);
+    }
     finish(p, options, out, l);
   }
 
-  /** Rows of {@code a} followed by rows of {@code b} (per Q block when {@code perBlock}). */
-  static float[] augment(float[] a, float[] b, int heads, int rows, int d, int blocks,
-      boolean perBlock) {
-    float[] x = new float[heads * rows * 2 * d];
-    for (int h = 0; h < heads; h++) {
-      for (int r = 0; r < rows; r++) {
-        int at = (h * rows + r) * 2 * d;
-        System.arraycopy(a, (h * rows + r) * d, x, at, d);
-        int bAt = perBlock ? (h * blocks + r / SageVariant.Q_BLOCK) * d : (h * rows + r) * d;
-        System.arraycopy(b, bAt, x, at + d, d);
+  /**
+   * The Q-smoothing logits {@code scale * <qbar[b, h, blk], K~[b, g, j]>} as
+   * {@code [B, Hq, Sk, blocks]} ({@link SageHook#blocks}: Q blocks padded to whole vectors),
+   * computed with the tile matmul (float32, fused multiply-adds in a fixed order).
+   */
+  static float[] smoothingLogits(SagePrep p, float scale, ForkJoinPool pool) {
+    AttentionShape s = p.shape;
+    int d = p.d;
+    int sk = s.kvLen();
+    int nb = SageHook.blocks(p.qBlocks);
+    int bq = s.batch() * s.qHeads();
+    float[] ds = new float[Math.multiplyExact(Math.multiplyExact(bq, sk), nb)];
+    pool.submit(() -> IntStream.range(0, bq).parallel().forEach(bh -> {
+      int b = bh / s.qHeads();
+      int g = s.kvHead(bh % s.qHeads());
+      // qbar of this head, transposed and pre-scaled: [d, nb]
+      float[] qt = new float[d * nb];
+      for (int blk = 0; blk < p.qBlocks; blk++) {
+        for (int e = 0; e < d; e++) {
+          qt[e * nb + blk] = scale * p.qbar[(bh * p.qBlocks + blk) * d + e];
+        }
       }
-    }
-    return x;
+      int k0 = (b * s.kvHeads() + g) * sk * d;
+      TileMatmul.multiply(sk, nb, d, p.ks, k0, d, 1, qt, 0, nb, ds, bh * sk * nb, nb, false);
+    })).join();
+    return ds;
   }
 
   /**
