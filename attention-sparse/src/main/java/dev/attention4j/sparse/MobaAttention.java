@@ -22,9 +22,12 @@ import java.util.Objects;
  * {@code h} uses its KV head's means. {@code Sq == Sk} is prefill; {@code Sq < Sk} is decoding
  * with bottom-right positions {@code t = i + Sk - Sq}.
  *
- * <p>Execution never runs a dense masked pass: each engine query tile visits the union of the
- * blocks its rows selected (clipped at its last row's position); a block is FULL when every row
- * selected it and sees all of it, otherwise the engine evaluates the selection per element.
+ * <p>Execution never runs a dense masked pass. Without ALiBi or a score modifier it follows
+ * moba_efficient ({@link MobaEfficient}): a causal pass of every query over its own block (the
+ * engine's vectorised band), and per selected past block a pass of the gathered queries that chose
+ * it with the block as one FULL key range (no mask work), merged per query by LSE in a fixed order
+ * (bitwise independent of the thread count). With position-dependent logits each engine query
+ * tile visits the union of the blocks its rows selected, masked per element.
  * {@link #decode} routes new queries against the block means of a {@link MobaKvState} kept
  * incrementally. Thread-safe.
  */
@@ -133,6 +136,19 @@ public final class MobaAttention implements AttentionKernel {
 
   private void run(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options, AttentionShape s, MobaRouting r) {
+    if (!options.hasBias()) {
+      MobaEfficient.run(simd, q, k, v, out, lse, options, s, r, blockSize);
+      return;
+    }
+    runMasked(q, k, v, out, lse, options, s, r);
+  }
+
+  /**
+   * The general path (ALiBi or a score modifier, whose logits depend on the original positions):
+   * each query tile visits the union of its rows' selected blocks, masked per element.
+   */
+  void runMasked(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options, AttentionShape s, MobaRouting r) {
     DenseEngine engine = simd.engine(q, k, v, options.toBuilder().mask(r.asMask()).build());
     int br = engine.tileRows();
     int[] starts = TileDriver.tileStarts(s.qLen(), s.groupSize(), br,
@@ -220,12 +236,15 @@ public final class MobaAttention implements AttentionKernel {
       int i0 = (task % chunks) * ROUTE_CHUNK;
       int i1 = Math.min(sq, i0 + ROUTE_CHUNK);
       int n = i1 - i0;
-      float[] qt = new float[d * n];
+      // row stride n + 8: a power-of-two stride would make the transposing stores conflict
+      // in the L1 cache (they took most of the routing time)
+      int ld = n + 8;
+      float[] qt = new float[d * ld];
       float[] row = new float[d];
       for (int i = i0; i < i1; i++) {
         readRow(q, b, h, i, row);
         for (int e = 0; e < d; e++) {
-          qt[e * n + i - i0] = row[e];
+          qt[e * ld + i - i0] = row[e];
         }
       }
       // past blocks of the chunk's last query; earlier queries ignore blocks not past for them
@@ -236,7 +255,7 @@ public final class MobaAttention implements AttentionKernel {
         int at = c * n;
         for (int e = 0; e < d; e++) {
           float m = means[mAt + e];
-          int qa = e * n;
+          int qa = e * ld;
           for (int x = 0; x < n; x++) {
             gate[at + x] += qt[qa + x] * m;
           }

@@ -5,6 +5,7 @@ import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.LseMerge;
+import dev.attention4j.core.Mask;
 import dev.attention4j.core.ReferenceAttention;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.DenseEngine;
@@ -35,6 +36,8 @@ public final class NeighborhoodAttention implements AttentionKernel {
   private final Neighborhood nb;
   private final NeighborhoodMask mask;
   private final SimdAttention simd;
+  /** The permuted plan, built on first use (depends only on the neighborhood and tile rows). */
+  private volatile NeighborhoodPatches patches;
 
   /** On the preferred vector width and the common pool. */
   public NeighborhoodAttention(Neighborhood nb) {
@@ -71,6 +74,91 @@ public final class NeighborhoodAttention implements AttentionKernel {
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {
     AttentionShape s = check(q, k, v, out, lse, options);
+    if (!options.hasBias()) {
+      forwardPatches(q, k, v, out, lse, options, s);
+      return;
+    }
+    forwardRowMajor(q, k, v, out, lse, options, s);
+  }
+
+  /**
+   * The permuted path (no ALiBi, no score modifier, whose logits depend on the row-major
+   * positions): queries gathered patch by patch into a float32 scratch copy of Q, the engine runs
+   * each patch against its exact key runs ({@link NeighborhoodPatches}), and each patch's rows are
+   * written back to their grid positions right after. Each query tile is computed by one thread
+   * with a fixed plan, so the result does not depend on the thread count.
+   */
+  private void forwardPatches(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options, AttentionShape s) {
+    int n = s.qLen();
+    int d = s.headDim();
+    int dv = s.valueDim();
+    int hq = s.qHeads();
+    Tensor qc = Tensor.zeros(DType.F32, s.batch(), hq, n, d);
+    Tensor oc = Tensor.zeros(DType.F32, s.batch(), hq, n, dv);
+    Tensor lc = lse == null ? null : Tensor.zeros(DType.F32, s.batch(), hq, n);
+    NeighborhoodPatches cached = patches;
+    if (cached == null) {
+      // the tile size is the engine's (the vector width of simd), fixed for this instance
+      cached = new NeighborhoodPatches(nb, simd.engine(qc, k, v, options).tileRows());
+      patches = cached;
+    }
+    NeighborhoodPatches plan = cached;
+    DenseEngine eng = simd.engine(qc, k, v, options.toBuilder().mask(Mask.custom(plan.mask))
+        .build());
+    int group = s.groupSize();
+    int tiles = plan.keys.length;
+    int perBg = group * tiles;
+    int[] order = plan.order;
+    Parallel.forEach(simd.pool(), s.batch() * s.kvHeads() * perBg, t -> {
+      int bg = t / perBg;
+      int b = bg / s.kvHeads();
+      int g = bg % s.kvHeads();
+      int hl = (t % perBg) / tiles;
+      int tile = t % tiles;
+      int h = g * group + hl;
+      int r0 = plan.starts[tile];
+      int r1 = plan.starts[tile + 1];
+      float[] qd = qc.floatData();
+      long qBase = ((long) b * hq + h) * n;
+      for (int r = r0; r < r1; r++) {
+        copyRow(q, b, h, order[r], qd, (int) ((qBase + r) * d), d);
+      }
+      eng.attend(b, g, hl * n + r0, hl * n + r1, plan.keys[tile], oc, lc);
+      float[] od = oc.floatData();
+      for (int r = r0; r < r1; r++) {
+        int i = order[r];
+        int from = (int) ((qBase + r) * dv);
+        long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
+        if (out.dtype() == DType.F32 && out.stride(3) == 1) {
+          System.arraycopy(od, from, out.floatData(), (int) at, dv);
+        } else {
+          for (int e = 0; e < dv; e++) {
+            out.setAt(at + e * out.stride(3), od[from + e]);
+          }
+        }
+        if (lse != null) {
+          lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2),
+              lc.floatData()[(int) (qBase + r)]);
+        }
+      }
+    });
+  }
+
+  private static void copyRow(Tensor x, int b, int h, int i, float[] dst, int off, int d) {
+    long at = x.offset() + b * x.stride(0) + h * x.stride(1) + i * x.stride(2);
+    if (x.dtype() == DType.F32 && x.stride(3) == 1) {
+      System.arraycopy(x.floatData(), (int) at, dst, off, d);
+    } else {
+      for (int e = 0; e < d; e++) {
+        dst[off + e] = x.getFloatAt(at + e * x.stride(3));
+      }
+    }
+  }
+
+  /** The row-major path (position-dependent logits): tiles along the grid's last axis. */
+  private void forwardRowMajor(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options, AttentionShape s) {
     DenseEngine engine = simd.engine(q, k, v, options.toBuilder().mask(mask.asMask()).build());
     int br = engine.tileRows();
     int line = nb.grid(nb.rank() - 1);
