@@ -15,20 +15,25 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code bench decode}: times one decode step (one query token per sequence, bottom-right
- * causal) against a KV cache of length L, contiguous or paged, in float32, float16 or bfloat16.
+ * causal) against a KV cache of length L, contiguous or paged, in float32, float16 or bfloat16,
+ * or paged in INT8 / FP8 E4M3 with scales ({@code QuantizedKvCache}, dequantized per key tile).
  */
 @Command(name = "decode", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
         "Times one decode step: one query token per sequence against a KV cache of --kv-seq",
         "tokens (contiguous, or paged with --page-size), K and V stored as --kv-dtype.",
         "GFLOP/s counts 2 * (D + Dv) flops per (query head, key) pair; GB/s counts the bytes of",
-        "K and V read once per step; max_abs_err is against the float64 reference on a cache",
+        "K and V read once per step (int8/fp8: codes and scales); max_abs_err is against the",
+        "float64 reference on the stored (for int8/fp8: dequantized) values of a cache",
         "of at most " + DecodeBenchCommand.CHECK_MAX_LEN + " tokens of the same layout and"
             + " dtype. Progress notes go to stderr."})
 final class DecodeBenchCommand implements Callable<Integer> {
 
   /** Cache length of the accuracy run is capped at this. */
   static final int CHECK_MAX_LEN = 2048;
+
+  /** Page size of a quantized cache without --page-size. */
+  static final int QUANT_PAGE = 256;
 
   /** Tokens appended to a paged cache per call while filling it. */
   private static final int FILL_CHUNK = 1024;
@@ -57,9 +62,10 @@ final class DecodeBenchCommand implements Callable<Integer> {
   @Option(names = "--dim-v", paramLabel = "D", description = "head dim of V (default: --dim)")
   Integer dimV;
 
-  @Option(names = "--kv-dtype", paramLabel = "f32|f16|bf16", defaultValue = "f32",
-      description = "storage of K and V (default f32); int8 and fp8 belong to the quantized"
-          + " kernels")
+  @Option(names = "--kv-dtype", paramLabel = "f32|f16|bf16|int8|fp8", defaultValue = "f32",
+      description = "storage of K and V (default f32); int8 and fp8 (E4M3) are a quantized"
+          + " paged cache (per-token K scales, per-page per-channel V scales; --page-size"
+          + " default " + DecodeBenchCommand.QUANT_PAGE + ")")
   String kvDtype;
 
   @Option(names = "--page-size", paramLabel = "P",
@@ -77,6 +83,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     DType dtype = kvDtype(kvDtype);
+    String quant = dtype == null ? kvDtype.toLowerCase(java.util.Locale.ROOT) : null;
     int hkv = kvHeads == null ? heads : kvHeads;
     OptionValues.atLeast("--batch", batch, 1);
     OptionValues.atLeast("--heads", heads, 1);
@@ -96,8 +103,13 @@ final class DecodeBenchCommand implements Callable<Integer> {
       throw new UsageException("--page-size needs the SIMD kernel (--impl fast, with"
           + " jdk.incubator.vector)");
     }
+    if (quant != null && (reference || !SimdKernels.inUse())) {
+      throw new UsageException("--kv-dtype " + quant + " needs the SIMD kernel (--impl fast,"
+          + " with jdk.incubator.vector)");
+    }
+    Integer page = quant != null && pageSize == null ? Integer.valueOf(QUANT_PAGE) : pageSize;
     long elems = (long) hkv * kvSeq * Math.max(dim, dv);
-    if (pageSize == null && elems > Tensor.MAX_ARRAY_LENGTH) {
+    if (page == null && elems > Tensor.MAX_ARRAY_LENGTH) {
       throw new UsageException("a contiguous cache of " + elems + " elements per sequence is"
           + " larger than one array can hold; use --page-size");
     }
@@ -109,16 +121,19 @@ final class DecodeBenchCommand implements Callable<Integer> {
       ob.scale(OptionValues.scale(how.scale));
     }
     AttentionOptions options = ob.build();
-    String layout = pageSize == null ? "contiguous" : "paged";
+    String layout = page == null ? "contiguous" : "paged";
 
     double[] ms = new double[reps];
     String impl;
-    try (Step step = Step.create(batch, heads, hkv, kvSeq, dim, dv, dtype, pageSize, options,
+    long bytes;
+    try (Step step = Step.create(batch, heads, hkv, kvSeq, dim, dv, dtype, quant, page, options,
         threads, reference, how.seed)) {
       impl = step.name;
+      bytes = step.quant != null ? step.quant.bytesRead()
+          : (long) batch * hkv * kvSeq * (dim + dv) * (dtype == DType.F32 ? 4 : 2);
       console.note("bench decode: " + impl + " on " + threads + " thread"
-          + (threads == 1 ? "" : "s") + ", " + layout + " " + dtype + " cache of " + kvSeq
-          + " tokens, warming up (>= 3 calls, >= " + warmup + " s)");
+          + (threads == 1 ? "" : "s") + ", " + layout + " " + (quant != null ? quant : dtype)
+          + " cache of " + kvSeq + " tokens, warming up (>= 3 calls, >= " + warmup + " s)");
       long warmStart = System.nanoTime();
       for (int calls = 0; calls < 3 || System.nanoTime() - warmStart < warmup * 1e9; calls++) {
         step.run();
@@ -133,7 +148,6 @@ final class DecodeBenchCommand implements Callable<Integer> {
     double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
     long pairs = (long) batch * heads * kvSeq;
     double gflops = 2.0 * (dim + dv) * pairs / (median / 1e3) / 1e9;
-    long bytes = (long) batch * hkv * kvSeq * (dim + dv) * (dtype == DType.F32 ? 4 : 2);
     double gbps = bytes / (median / 1e3) / 1e9;
 
     // accuracy on a shorter cache of the same layout and dtype
@@ -144,8 +158,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
     } else {
       console.note("bench decode: checking against the float64 reference on a cache of "
           + checkLen + " tokens");
-      try (Step small = Step.create(1, heads, hkv, checkLen, dim, dv, dtype, pageSize, options,
-          threads, false, how.seed + 1)) {
+      try (Step small = Step.create(1, heads, hkv, checkLen, dim, dv, dtype, quant, page,
+          options, threads, false, how.seed + 1)) {
         small.run();
         Tensor[] kv = small.contiguousKv();
         Tensor refO = Tensor.zeros(DType.F64, small.out.shape());
@@ -175,7 +189,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
           .put("dim_v", dv)
           .put("kv_dtype", kvName)
           .put("layout", layout)
-          .put("page_size", pageSize == null ? 0 : pageSize)
+          .put("page_size", page == null ? 0 : page)
           .put("causal", true)
           .put("scale", options.scale(dim))
           .put("reps", reps)
@@ -198,21 +212,20 @@ final class DecodeBenchCommand implements Callable<Integer> {
     t.row("decode", impl, Integer.toString(threads), Integer.toString(batch),
         Integer.toString(heads), Integer.toString(hkv), Integer.toString(kvSeq),
         Integer.toString(dim), Integer.toString(dv), kvName,
-        pageSize == null ? layout : layout + "/" + pageSize, Table.fixed(median, 3),
+        page == null ? layout : layout + "/" + page, Table.fixed(median, 3),
         Table.fixed(ms[0], 3), Table.fixed(gflops, 2), Table.fixed(gbps, 2),
         Long.toString(pairs), Table.sci(maxAbs), ok ? "yes" : "NO");
     t.print(console.out());
     return Main.OK;
   }
 
-  /** The K/V storage of {@code --kv-dtype}; int8 and fp8 are the quantized family's. */
+  /** The K/V storage of {@code --kv-dtype}; null for int8 and fp8 (the quantized cache). */
   static DType kvDtype(String s) {
     return switch (s.toLowerCase(java.util.Locale.ROOT)) {
       case "f32" -> DType.F32;
       case "f16" -> DType.F16;
       case "bf16" -> DType.BF16;
-      case "int8", "fp8" -> throw new UsageException("--kv-dtype " + s
-          + " is not available in this build");
+      case "int8", "fp8" -> null;
       default -> throw new UsageException("--kv-dtype " + s + ": expected f32, f16, bf16, int8"
           + " or fp8");
     };
@@ -228,12 +241,14 @@ final class DecodeBenchCommand implements Callable<Integer> {
     private final Tensor v;
     private final PagedKvCache cache;
     private final int[] seqIds;
+    final DecodeQuant quant;
     private final KernelRunner runner;
     private final ForkJoinPool pool;
     private final Runnable call;
 
-    private Step(Tensor q, Tensor k, Tensor v, PagedKvCache cache, int[] seqIds, Tensor out,
-        Tensor lse, AttentionOptions options, int threads, boolean reference) {
+    private Step(Tensor q, Tensor k, Tensor v, PagedKvCache cache, int[] seqIds, DecodeQuant quant,
+        Tensor out, Tensor lse, AttentionOptions options, int threads, boolean reference) {
+      this.quant = quant;
       this.q = q;
       this.k = k;
       this.v = v;
@@ -241,7 +256,12 @@ final class DecodeBenchCommand implements Callable<Integer> {
       this.seqIds = seqIds;
       this.out = out;
       this.lse = lse;
-      if (cache == null) {
+      if (quant != null) {
+        this.runner = null;
+        this.pool = new ForkJoinPool(threads);
+        this.name = DecodeSimd.name();
+        this.call = quant.step(pool, q, out, lse, options);
+      } else if (cache == null) {
         this.pool = null;
         this.runner = KernelRunner.dense(reference ? OptionValues.Impl.REFERENCE
             : OptionValues.Impl.FAST, threads);
@@ -256,7 +276,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
 
     static Step create(int batch, int hq, int hkv, int len, int d, int dv, DType dtype,
-        Integer pageSize, AttentionOptions options, int threads, boolean reference, long seed) {
+        String quant, Integer pageSize, AttentionOptions options, int threads, boolean reference,
+        long seed) {
       SplittableRandom rng = new SplittableRandom(seed);
       Tensor q = RandomTensors.gaussian(rng, batch, hq, 1, d);
       DType outType = reference ? DType.F64 : DType.F32;
@@ -267,11 +288,17 @@ final class DecodeBenchCommand implements Callable<Integer> {
         Tensor v = Tensor.zeros(dtype, batch, hkv, len, dv);
         fillGaussian(rng, k);
         fillGaussian(rng, v);
-        return new Step(q, k, v, null, null, out, lse, options, threads, reference);
+        return new Step(q, k, v, null, null, null, out, lse, options, threads, reference);
       }
       long pages = (long) batch * ((len + pageSize - 1) / pageSize);
       if (pages > Integer.MAX_VALUE) {
         throw new UsageException("--page-size " + pageSize + " makes too many pages");
+      }
+      if (quant != null) {
+        DecodeQuant dq = DecodeQuant.create(quant, hkv, d, dv, pageSize, (int) pages, batch, len,
+            FILL_CHUNK, n -> new Tensor[] {RandomTensors.gaussian(rng, hkv, n, d),
+                RandomTensors.gaussian(rng, hkv, n, dv)});
+        return new Step(q, null, null, null, null, dq, out, lse, options, threads, reference);
       }
       PagedKvCache cache;
       try {
@@ -288,7 +315,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
               RandomTensors.gaussian(rng, hkv, n, dv));
         }
       }
-      return new Step(q, null, null, cache, ids, out, lse, options, threads, reference);
+      return new Step(q, null, null, cache, ids, null, out, lse, options, threads, reference);
     }
 
     private static void fillGaussian(SplittableRandom rng, Tensor t) {
@@ -317,6 +344,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
 
     /** K and V as contiguous tensors holding the stored values (gathered when paged). */
     Tensor[] contiguousKv() {
+      if (quant != null) {
+        return quant.gather().get();
+      }
       return cache == null ? new Tensor[] {k, v} : cache.gather(seqIds);
     }
 

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** {@code bench decode}: one JSON line with the required keys, both layouts, the int8 answer. */
+/** {@code bench decode}: one JSON line with the required keys, both layouts, the quantized cache. */
 class DecodeBenchTest {
 
   private static final List<String> REQUIRED = List.of("kernel", "threads", "median_ms",
@@ -65,10 +65,32 @@ class DecodeBenchTest {
   }
 
   @Test
-  void quantizedCacheTypesBelongToAnotherFamily() {
-    CliFixtures.Run r = run("bench", "decode", "--kv-seq", "16", "--kv-dtype", "int8");
+  void quantizedCacheJsonLine() {
+    for (String dtype : new String[] {"int8", "fp8"}) {
+      // 2100 keys over pages of 256: 9 pages per sequence (the last one partly filled)
+      Map<String, Object> m = onlyJsonLine(run("bench", "decode", "--kv-seq", "2100",
+          "--heads", "4", "--kv-heads", "2", "--dim", "32", "--kv-dtype", dtype, "--batch", "2",
+          "--threads", "2", "--reps", "2", "--warmup", "0", "--json"));
+      assertEquals("paged", m.get("layout"));
+      assertEquals(dtype, m.get("kv_dtype"));
+      assertEquals(256.0, m.get("page_size"));
+      // codes (1 byte) + K scale (4 bytes per token and head) + V scales (per page, head, channel)
+      double bytes = 2.0 * (2 * 2100 * (32 + 32 + 4) + 9 * 2 * 32 * 4);
+      assertEquals(bytes, m.get("bytes"));
+      double median = (Double) m.get("median_ms");
+      double gbps = (Double) m.get("gbps");
+      assertEquals(bytes / (median / 1e3) / 1e9, gbps, 1e-9 * gbps);
+      assertEquals(true, m.get("within_tolerance"), dtype);
+    }
+  }
+
+  @Test
+  void quantizedCacheNeedsTheSimdKernel() {
+    CliFixtures.Run r = run("bench", "decode", "--kv-seq", "16", "--kv-dtype", "int8", "--impl",
+        "reference");
     assertEquals(2, r.code(), r.err());
-    assertEquals(List.of("error: --kv-dtype int8 is not available in this build"), r.errLines());
+    assertEquals(List.of("error: --kv-dtype int8 needs the SIMD kernel (--impl fast, with"
+        + " jdk.incubator.vector)"), r.errLines());
     assertEquals("", r.out());
   }
 }

@@ -53,7 +53,7 @@ public class SparseBenchmark {
   private static final int D = 128;
   private static final int SAMPLES = 6;
 
-  @Param({"neighborhood", "window", "moba"})
+  @Param({"neighborhood", "window", "moba", "causal"})
   String workload;
 
   @Param({"1"})
@@ -101,6 +101,12 @@ public class SparseBenchmark {
         MobaAttention moba = new MobaAttention(512, 3, simd);
         mask = moba.route(q, k, plain);
         call = () -> moba.forward(q, k, v, out, lse, plain);
+      }
+      case "causal" -> {
+        // the dense causal baseline MoBA is compared with (same N, same session)
+        AttentionOptions causal = AttentionOptions.builder().causal(true).build();
+        mask = (b, h, i, j) -> j <= i;
+        call = () -> simd.forward(q, k, v, out, lse, causal);
       }
       default -> throw new IllegalArgumentException(workload);
     }
