@@ -38,6 +38,8 @@ public final class NeighborhoodAttention implements AttentionKernel {
   private final SimdAttention simd;
   /** The permuted plan, built on first use (depends only on the neighborhood and tile rows). */
   private volatile NeighborhoodPatches patches;
+  /** The permuted path's float32 copies of Q, O and LSE, reused between calls. */
+  private final SpareFloats scratch = new SpareFloats();
 
   /** On the preferred vector width and the common pool. */
   public NeighborhoodAttention(Neighborhood nb) {
@@ -94,9 +96,26 @@ public final class NeighborhoodAttention implements AttentionKernel {
     int d = s.headDim();
     int dv = s.valueDim();
     int hq = s.qHeads();
-    Tensor qc = Tensor.zeros(DType.F32, s.batch(), hq, n, d);
-    Tensor oc = Tensor.zeros(DType.F32, s.batch(), hq, n, dv);
-    Tensor lc = lse == null ? null : Tensor.zeros(DType.F32, s.batch(), hq, n);
+    long rows = (long) s.batch() * hq * n;
+    float[] buf = scratch.take(rows * (d + dv + 1));
+    try {
+      forwardPatches(q, k, v, out, lse, options, s, buf);
+    } finally {
+      scratch.give(buf);
+    }
+  }
+
+  private void forwardPatches(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options, AttentionShape s, float[] buf) {
+    int n = s.qLen();
+    int d = s.headDim();
+    int dv = s.valueDim();
+    int hq = s.qHeads();
+    long rows = (long) s.batch() * hq * n;
+    // every row a tile reads is written first: Q rows gathered, O and LSE rows by the engine
+    Tensor qc = SpareFloats.view(buf, 0, s.batch(), hq, n, d);
+    Tensor oc = SpareFloats.view(buf, rows * d, s.batch(), hq, n, dv);
+    Tensor lc = lse == null ? null : SpareFloats.view(buf, rows * (d + dv), s.batch(), hq, n);
     NeighborhoodPatches cached = patches;
     if (cached == null) {
       // the tile size is the engine's (the vector width of simd), fixed for this instance
@@ -128,7 +147,7 @@ public final class NeighborhoodAttention implements AttentionKernel {
       float[] od = oc.floatData();
       for (int r = r0; r < r1; r++) {
         int i = order[r];
-        int from = (int) ((qBase + r) * dv);
+        int from = (int) (oc.offset() + (qBase + r) * dv);
         long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
         if (out.dtype() == DType.F32 && out.stride(3) == 1) {
           System.arraycopy(od, from, out.floatData(), (int) at, dv);
@@ -139,7 +158,7 @@ public final class NeighborhoodAttention implements AttentionKernel {
         }
         if (lse != null) {
           lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2),
-              lc.floatData()[(int) (qBase + r)]);
+              lc.floatData()[(int) (lc.offset() + qBase + r)]);
         }
       }
     });
