@@ -125,8 +125,24 @@ public final class LinearAttentionState {
    * of query {@code q} ({@code [D]}) into {@code out} ({@code [Dv]}).
    */
   public void step(float[] q, float[] k, float[] v, float[] out) {
-    append(k, v, 1);
-    query(q, out);
+    if (q.length < d || k.length < d || v.length < dv || out.length < dv) {
+      throw new IllegalArgumentException("step needs q and k of at least " + d + " floats, v and"
+          + " out of at least " + dv + ", got " + q.length + ", " + k.length + ", " + v.length
+          + " and " + out.length);
+    }
+    System.arraycopy(k, 0, one, 0, d);
+    Features.apply(map, false, kvHead, one, 1, d, pk, u);
+    System.arraycopy(q, 0, one, 0, d);
+    Features.apply(map, true, qHead, one, 1, d, pq, u);
+    // S = lambda S + phi(k) v^T and phi(q)^T S in one pass over the state (as append then query)
+    float lambda = slope != 0 ? (float) Math.exp(-slope) : 1f;
+    Vec.updateAndRead(state, fd, dv, lambda, pk, v, pq, out);
+    length++;
+    if (normalize) {
+      Vec.axpy(1f, pk, 0, z, 0, fd);
+      float den = Vec.dot(pq, 0, z, 0, fd);
+      Vec.scale((float) (1 / (den + LinearOptions.EPS)), out, 0, dv);
+    }
   }
 
   /**

@@ -4,7 +4,10 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Short vector loops on float rows: dot, axpy, scale, sum (vector loop, then a scalar tail). */
+/**
+ * Short vector loops on float rows: dot, axpy, scale, sum, and the fused update-and-read of a
+ * decode step (vector loop, then a scalar tail).
+ */
 final class Vec {
 
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -71,5 +74,70 @@ final class Vec {
       t += x[x0 + i];
     }
     return t;
+  }
+
+  /**
+   * One pass over the rows of {@code s [rows x n]} (row-major) for a decode step: each row becomes
+   * {@code s_r = lambda s_r + a[r] v}, and {@code out = sum_r c[r] s_r} is read from the updated
+   * rows on the way, so the state is read and written once. Column blocks of up to four vectors
+   * keep their sums in registers across the rows.
+   */
+  static void updateAndRead(float[] s, int rows, int n, float lambda, float[] a, float[] v,
+      float[] c, float[] out) {
+    int j = 0;
+    for (; j + 4 * L <= n; j += 4 * L) {
+      FloatVector v0 = FloatVector.fromArray(S, v, j);
+      FloatVector v1 = FloatVector.fromArray(S, v, j + L);
+      FloatVector v2 = FloatVector.fromArray(S, v, j + 2 * L);
+      FloatVector v3 = FloatVector.fromArray(S, v, j + 3 * L);
+      FloatVector o0 = FloatVector.zero(S);
+      FloatVector o1 = FloatVector.zero(S);
+      FloatVector o2 = FloatVector.zero(S);
+      FloatVector o3 = FloatVector.zero(S);
+      for (int r = 0; r < rows; r++) {
+        int at = r * n + j;
+        FloatVector ar = FloatVector.broadcast(S, a[r]);
+        FloatVector cr = FloatVector.broadcast(S, c[r]);
+        FloatVector s0 = ar.fma(v0, FloatVector.fromArray(S, s, at).mul(lambda));
+        FloatVector s1 = ar.fma(v1, FloatVector.fromArray(S, s, at + L).mul(lambda));
+        FloatVector s2 = ar.fma(v2, FloatVector.fromArray(S, s, at + 2 * L).mul(lambda));
+        FloatVector s3 = ar.fma(v3, FloatVector.fromArray(S, s, at + 3 * L).mul(lambda));
+        s0.intoArray(s, at);
+        s1.intoArray(s, at + L);
+        s2.intoArray(s, at + 2 * L);
+        s3.intoArray(s, at + 3 * L);
+        o0 = cr.fma(s0, o0);
+        o1 = cr.fma(s1, o1);
+        o2 = cr.fma(s2, o2);
+        o3 = cr.fma(s3, o3);
+      }
+      o0.intoArray(out, j);
+      o1.intoArray(out, j + L);
+      o2.intoArray(out, j + 2 * L);
+      o3.intoArray(out, j + 3 * L);
+    }
+    for (; j + L <= n; j += L) {
+      FloatVector v0 = FloatVector.fromArray(S, v, j);
+      FloatVector o0 = FloatVector.zero(S);
+      for (int r = 0; r < rows; r++) {
+        int at = r * n + j;
+        FloatVector s0 = FloatVector.broadcast(S, a[r])
+            .fma(v0, FloatVector.fromArray(S, s, at).mul(lambda));
+        s0.intoArray(s, at);
+        o0 = FloatVector.broadcast(S, c[r]).fma(s0, o0);
+      }
+      o0.intoArray(out, j);
+    }
+    // scalar column tail
+    for (; j < n; j++) {
+      float o = 0f;
+      for (int r = 0; r < rows; r++) {
+        int at = r * n + j;
+        float x = Math.fma(a[r], v[j], s[at] * lambda);
+        s[at] = x;
+        o = Math.fma(c[r], x, o);
+      }
+      out[j] = o;
+    }
   }
 }

@@ -27,21 +27,22 @@ class LinearAttentionStateTest {
   Path dir;
 
   static Stream<Arguments> cases() {
-    return Stream.of(Arguments.of("elu1", "normalized", 31L), Arguments.of("hedgehog",
-        "normalized", 32L), Arguments.of("hedgehog-exp", "decay", 33L),
-        Arguments.of("identity", "unnormalized", 34L), Arguments.of("relu", "decay", 35L));
+    // value dims: one vector and a tail (24), four-vector blocks and tails (71, 136)
+    return Stream.of(Arguments.of("elu1", "normalized", 31L, 24), Arguments.of("hedgehog",
+        "normalized", 32L, 71), Arguments.of("hedgehog-exp", "decay", 33L, 136),
+        Arguments.of("identity", "unnormalized", 34L, 24), Arguments.of("relu", "decay", 35L, 71),
+        Arguments.of("elu1", "decay", 36L, 136));
   }
 
-  @ParameterizedTest(name = "{0} {1} seed={2}")
+  @ParameterizedTest(name = "{0} {1} seed={2} Dv={3}")
   @MethodSource("cases")
-  void recurrentEqualsPrefill(String mapName, String mode, long seed) throws IOException {
+  void recurrentEqualsPrefill(String mapName, String mode, long seed, int dv) throws IOException {
     System.out.println("recurrentEqualsPrefill " + mapName + " " + mode + " seed " + seed);
     SplittableRandom rnd = new SplittableRandom(seed);
     int hq = 4;
     int hkv = 2;
     int n = 150;
     int d = 16;
-    int dv = 24;
     Tensor q = gaussian(rnd, 1, 1, hq, n, d);
     Tensor k = gaussian(rnd, 1, 1, hkv, n, d);
     Tensor v = gaussian(rnd, 1, 1, hkv, n, dv);
