@@ -91,11 +91,12 @@ final class MaskPictures {
         "2-D neighborhood, kernel 5x5, causal on axis 0 (rows): queries (0,5), (6,6), (11,0)",
         neighborhood(Neighborhood.of(grid, new int[] {5}, new int[] {1}, new int[] {1},
             new boolean[] {true, false}), new int[][] {{0, 5}, {6, 6}, {11, 0}}));
-    write(dir, done, "neighborhood-tokens.png",
-        "the 2-D neighborhood (12x12, kernel 5x5) as a row-major token mask (144 x 144) in a"
-            + " BlockMask of 12x12 blocks (one grid row each)",
-        blockMask(BlockMask.of(Neighborhood.of(grid, 5, 5).mask().asMask(), 1, 1, 144, 144, 12,
-            12), 4));
+    write(dir, done, "neighborhood-tiles.png",
+        "the 2-D neighborhood (12x12, kernel 5x5) as a token mask, queries down, keys across;"
+            + " left: query tiles of one grid row (12 queries, row-major); right: query tiles of"
+            + " 4x4 patches (TokenPermutation.tiles); per tile, a key is FULL if every query of"
+            + " the tile sees it",
+        neighborhoodTiles(Neighborhood.of(grid, 5, 5), new int[] {4, 4}, 3));
 
     // ---- block masks: per-block class, visible tokens inside
     write(dir, done, "blockmask-causal-window.png",
@@ -153,6 +154,51 @@ final class MaskPictures {
           int t = y * cols + x;
           int color = t == qi ? QUERY : m.allows(0, 0, qi, t) ? VISIBLE : HIDDEN;
           c.fill(x0 + x * cell + 1, y * cell + 1, cell - 1, cell - 1, color);
+        }
+      }
+    }
+    return c.image();
+  }
+
+  /**
+   * The token mask of a neighborhood twice: queries in row-major order cut into tiles of one grid
+   * line, and queries in patch order ({@link TokenPermutation#tiles}) cut into tiles of one patch.
+   * Keys stay row-major. Per (query tile, key) the column is FULL (every query of the tile sees
+   * the key), EMPTY (none does) or PARTIAL, counted from {@link NeighborhoodMask#allows}.
+   */
+  static BufferedImage neighborhoodTiles(Neighborhood nb, int[] patch, int px) {
+    NeighborhoodMask m = nb.mask();
+    int s = nb.tokens();
+    int line = nb.grid()[nb.rank() - 1];
+    int[] rowMajor = new int[s];
+    for (int t = 0; t < s; t++) {
+      rowMajor[t] = t;
+    }
+    int[] patched = TokenPermutation.tiles(nb.grid(), patch).order();
+    int patchSize = Arrays.stream(patch).reduce(1, (a, b) -> a * b);
+    int gap = 24;
+    Canvas c = new Canvas(2 * s * px + gap, s * px);
+    int[][] orders = {rowMajor, patched};
+    int[] tiles = {line, patchSize};
+    for (int panel = 0; panel < 2; panel++) {
+      int x0 = panel * (s * px + gap);
+      int[] order = orders[panel];
+      int tile = tiles[panel];
+      for (int r0 = 0; r0 < s; r0 += tile) {
+        int r1 = Math.min(s, r0 + tile);
+        for (int j = 0; j < s; j++) {
+          int seen = 0;
+          for (int r = r0; r < r1; r++) {
+            seen += m.allows(0, 0, order[r], j) ? 1 : 0;
+          }
+          TileClass cls = seen == 0 ? TileClass.EMPTY
+              : seen == r1 - r0 ? TileClass.FULL : TileClass.PARTIAL;
+          for (int r = r0; r < r1; r++) {
+            c.fill(x0 + j * px, r * px, px, px, color(cls, m.allows(0, 0, order[r], j)));
+          }
+        }
+        if (r0 > 0) {
+          c.fill(x0, r0 * px, s * px, 1, BLOCK_LINE);
         }
       }
     }
