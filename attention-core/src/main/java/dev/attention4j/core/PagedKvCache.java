@@ -1,6 +1,5 @@
 package dev.attention4j.core;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -13,7 +12,8 @@ import java.util.List;
  * and {@code [Hkv, pageSize, Dv]} for V, so no single array grows with the cache and a cache may
  * hold more than 2^31 elements in all.
  *
- * <p>Pages are allocated on first use and recycled when a sequence is freed. Slots past a
+ * <p>Pages are allocated on first use and recycled when a sequence is freed (the bookkeeping is
+ * a {@link PageTable}). Slots past a
  * sequence's length hold whatever was there before (garbage by contract): kernels never read them.
  * Appends are not thread-safe; concurrent reads by kernels between appends are.
  */
@@ -23,13 +23,10 @@ public final class PagedKvCache {
   private final int headDim;
   private final int valueDim;
   private final int pageSize;
-  private final int maxPages;
   private final DType dtype;
+  private final PageTable table;
   private final List<Tensor> keyPages = new ArrayList<>();
   private final List<Tensor> valuePages = new ArrayList<>();
-  private final ArrayDeque<Integer> freePages = new ArrayDeque<>();
-  private final List<int[]> blockTables = new ArrayList<>();
-  private final List<Integer> lengths = new ArrayList<>();
 
   /**
    * @param kvHeads KV heads {@code Hkv}
@@ -45,11 +42,8 @@ public final class PagedKvCache {
       throw new IllegalArgumentException("kvHeads " + kvHeads + ", headDim " + headDim
           + ", valueDim " + valueDim + " must all be >= 1");
     }
-    if (pageSize < 1 || maxPages < 1) {
-      throw new IllegalArgumentException("pageSize " + pageSize + " and maxPages " + maxPages
-          + " must be >= 1");
-    }
-    if (dtype == DType.F64) {
+    this.table = new PageTable(pageSize, maxPages);
+    if (dtype == null || dtype == DType.F64) {
       throw new IllegalArgumentException("cache dtype must be F32, F16 or BF16, got " + dtype);
     }
     long pageElems = (long) kvHeads * pageSize * Math.max(headDim, valueDim);
@@ -61,7 +55,6 @@ public final class PagedKvCache {
     this.headDim = headDim;
     this.valueDim = valueDim;
     this.pageSize = pageSize;
-    this.maxPages = maxPages;
     this.dtype = dtype;
   }
 
@@ -87,31 +80,27 @@ public final class PagedKvCache {
 
   /** Starts an empty sequence and returns its id. */
   public int newSequence() {
-    blockTables.add(new int[0]);
-    lengths.add(0);
-    return lengths.size() - 1;
+    return table.newSequence();
   }
 
   /** Number of sequences ever started (ids are {@code 0 .. sequences()-1}). */
   public int sequences() {
-    return lengths.size();
+    return table.sequences();
   }
 
   /** Tokens stored for sequence {@code seq}. */
   public int length(int seq) {
-    checkSeq(seq);
-    return lengths.get(seq);
+    return table.length(seq);
   }
 
   /** A copy of the block table of {@code seq}: page numbers of its tokens, in order. */
   public int[] blockTable(int seq) {
-    checkSeq(seq);
-    return Arrays.copyOf(blockTables.get(seq), pagesFor(lengths.get(seq)));
+    return table.blockTable(seq);
   }
 
   /** Page {@code t / pageSize} of sequence {@code seq}, without a copy (hot path for kernels). */
   public int page(int seq, int pageIndex) {
-    return blockTables.get(seq)[pageIndex];
+    return table.page(seq, pageIndex);
   }
 
   /** Key page {@code p} as a {@code [Hkv, pageSize, D]} tensor (the stored array, no copy). */
@@ -126,7 +115,7 @@ public final class PagedKvCache {
 
   /** Pages allocated so far. */
   public int allocatedPages() {
-    return keyPages.size();
+    return table.allocatedPages();
   }
 
   /**
@@ -138,7 +127,7 @@ public final class PagedKvCache {
    *     cache is then unchanged)
    */
   public void append(int seq, Tensor k, Tensor v) {
-    checkSeq(seq);
+    table.length(seq);
     if (k.rank() != 3 || k.dim(0) != kvHeads || k.dim(2) != headDim) {
       throw new IllegalArgumentException("new keys have shape " + Arrays.toString(k.shape())
           + ", expected [" + kvHeads + ", T, " + headDim + "]");
@@ -147,36 +136,18 @@ public final class PagedKvCache {
       throw new IllegalArgumentException("new values have shape " + Arrays.toString(v.shape())
           + ", expected [" + kvHeads + ", " + k.dim(1) + ", " + valueDim + "]");
     }
-    int len = lengths.get(seq);
     int add = k.dim(1);
-    long newLen = (long) len + add;
-    if (newLen > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("sequence " + seq + " would hold " + newLen
-          + " tokens, more than " + Integer.MAX_VALUE);
-    }
-    int need = pagesFor((int) newLen) - pagesFor(len);
-    int available = freePages.size() + (maxPages - keyPages.size());
-    if (need > available) {
-      throw new IllegalArgumentException("cache is full: appending " + add + " tokens to sequence "
-          + seq + " needs " + need + " more pages, " + available + " are free (maxPages "
-          + maxPages + ")");
-    }
-    int[] table = blockTables.get(seq);
-    int pages = pagesFor(len);
-    if (pagesFor((int) newLen) > table.length) {
-      table = Arrays.copyOf(table, Math.max(pagesFor((int) newLen), 2 * table.length));
-      blockTables.set(seq, table);
-    }
-    for (int p = pages; p < pagesFor((int) newLen); p++) {
-      table[p] = takePage();
-    }
+    int len = table.extend(seq, add, p -> {
+      keyPages.add(Tensor.zeros(dtype, kvHeads, pageSize, headDim));
+      valuePages.add(Tensor.zeros(dtype, kvHeads, pageSize, valueDim));
+    });
     for (int t = 0; t < add; t++) {
       int pos = len + t;
       int slot = pos % pageSize;
-      copyToken(k, t, keyPages.get(table[pos / pageSize]), slot, headDim);
-      copyToken(v, t, valuePages.get(table[pos / pageSize]), slot, valueDim);
+      int p = table.page(seq, pos / pageSize);
+      copyToken(k, t, keyPages.get(p), slot, headDim);
+      copyToken(v, t, valuePages.get(p), slot, valueDim);
     }
-    lengths.set(seq, (int) newLen);
   }
 
   /**
@@ -205,13 +176,7 @@ public final class PagedKvCache {
 
   /** Frees the pages of {@code seq} for reuse; the sequence becomes empty. */
   public void free(int seq) {
-    checkSeq(seq);
-    int[] table = blockTables.get(seq);
-    for (int p = 0; p < pagesFor(lengths.get(seq)); p++) {
-      freePages.push(table[p]);
-    }
-    blockTables.set(seq, new int[0]);
-    lengths.set(seq, 0);
+    table.free(seq);
   }
 
   /**
@@ -238,25 +203,5 @@ public final class PagedKvCache {
       }
     }
     return new Tensor[] {k, v};
-  }
-
-  private int takePage() {
-    if (!freePages.isEmpty()) {
-      return freePages.pop();
-    }
-    keyPages.add(Tensor.zeros(dtype, kvHeads, pageSize, headDim));
-    valuePages.add(Tensor.zeros(dtype, kvHeads, pageSize, valueDim));
-    return keyPages.size() - 1;
-  }
-
-  private int pagesFor(int tokens) {
-    return (tokens + pageSize - 1) / pageSize;
-  }
-
-  private void checkSeq(int seq) {
-    if (seq < 0 || seq >= lengths.size()) {
-      throw new IllegalArgumentException("sequence " + seq + " does not exist (0.."
-          + (lengths.size() - 1) + ")");
-    }
   }
 }

@@ -1,9 +1,9 @@
 package dev.attention4j.quant;
 
 import dev.attention4j.core.DType;
+import dev.attention4j.core.PageTable;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.KvSource;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -54,13 +54,10 @@ public final class QuantizedKvCache {
   private final int headDim;
   private final int valueDim;
   private final int pageSize;
-  private final int maxPages;
   private final Format format;
   private final float qmax;
+  private final PageTable table;
   private final List<Page> pages = new ArrayList<>();
-  private final ArrayDeque<Integer> freePages = new ArrayDeque<>();
-  private final List<int[]> blockTables = new ArrayList<>();
-  private final List<Integer> lengths = new ArrayList<>();
   /** Per sequence, the float32 values of its last page {@code [Hkv, pageSize, Dv]} (or null). */
   private final List<float[]> staging = new ArrayList<>();
 
@@ -95,10 +92,7 @@ public final class QuantizedKvCache {
       throw new IllegalArgumentException("kvHeads " + kvHeads + ", headDim " + headDim
           + ", valueDim " + valueDim + " must all be >= 1");
     }
-    if (pageSize < 1 || maxPages < 1) {
-      throw new IllegalArgumentException("pageSize " + pageSize + " and maxPages " + maxPages
-          + " must be >= 1");
-    }
+    this.table = new PageTable(pageSize, maxPages);
     if (format == null) {
       throw new IllegalArgumentException("format must not be null");
     }
@@ -111,7 +105,6 @@ public final class QuantizedKvCache {
     this.headDim = headDim;
     this.valueDim = valueDim;
     this.pageSize = pageSize;
-    this.maxPages = maxPages;
     this.format = format;
     this.qmax = format == Format.INT8 ? IntQuant.INT8_MAX : MiniFloat.E4M3.maxValue();
   }
@@ -138,32 +131,28 @@ public final class QuantizedKvCache {
 
   /** Starts an empty sequence and returns its id. */
   public int newSequence() {
-    blockTables.add(new int[0]);
-    lengths.add(0);
     staging.add(null);
-    return lengths.size() - 1;
+    return table.newSequence();
   }
 
   /** Number of sequences ever started. */
   public int sequences() {
-    return lengths.size();
+    return table.sequences();
   }
 
   /** Tokens stored for sequence {@code seq}. */
   public int length(int seq) {
-    checkSeq(seq);
-    return lengths.get(seq);
+    return table.length(seq);
   }
 
   /** A copy of the block table of {@code seq}. */
   public int[] blockTable(int seq) {
-    checkSeq(seq);
-    return Arrays.copyOf(blockTables.get(seq), pagesFor(lengths.get(seq)));
+    return table.blockTable(seq);
   }
 
   /** Pages allocated so far. */
   public int allocatedPages() {
-    return pages.size();
+    return table.allocatedPages();
   }
 
   /**
@@ -175,7 +164,7 @@ public final class QuantizedKvCache {
     for (int s : seqs) {
       long len = length(s);
       bytes += len * kvHeads * (headDim + valueDim + 4L);
-      bytes += (long) pagesFor((int) len) * kvHeads * valueDim * 4L;
+      bytes += (long) table.pagesFor((int) len) * kvHeads * valueDim * 4L;
     }
     return bytes;
   }
@@ -189,7 +178,7 @@ public final class QuantizedKvCache {
    *     cache is then unchanged)
    */
   public void append(int seq, Tensor k, Tensor v) {
-    checkSeq(seq);
+    table.length(seq);
     if (k.rank() != 3 || k.dim(0) != kvHeads || k.dim(2) != headDim) {
       throw new IllegalArgumentException("new keys have shape " + Arrays.toString(k.shape())
           + ", expected [" + kvHeads + ", T, " + headDim + "]");
@@ -198,28 +187,9 @@ public final class QuantizedKvCache {
       throw new IllegalArgumentException("new values have shape " + Arrays.toString(v.shape())
           + ", expected [" + kvHeads + ", " + k.dim(1) + ", " + valueDim + "]");
     }
-    int len = lengths.get(seq);
     int add = k.dim(1);
-    long newLen = (long) len + add;
-    if (newLen > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("sequence " + seq + " would hold " + newLen
-          + " tokens, more than " + Integer.MAX_VALUE);
-    }
-    int need = pagesFor((int) newLen) - pagesFor(len);
-    int available = freePages.size() + (maxPages - pages.size());
-    if (need > available) {
-      throw new IllegalArgumentException("cache is full: appending " + add + " tokens to sequence "
-          + seq + " needs " + need + " more pages, " + available + " are free (maxPages "
-          + maxPages + ")");
-    }
-    int[] table = blockTables.get(seq);
-    if (pagesFor((int) newLen) > table.length) {
-      table = Arrays.copyOf(table, Math.max(pagesFor((int) newLen), 2 * table.length));
-      blockTables.set(seq, table);
-    }
-    for (int p = pagesFor(len); p < pagesFor((int) newLen); p++) {
-      table[p] = takePage();
-    }
+    int len = table.extend(seq, add,
+        p -> pages.add(new Page(kvHeads, pageSize, headDim, valueDim)));
     float[] stage = staging.get(seq);
     if (stage == null) {
       stage = new float[kvHeads * pageSize * valueDim];
@@ -231,7 +201,7 @@ public final class QuantizedKvCache {
       int pos = len + t;
       int slot0 = pos % pageSize;
       int run = Math.min(add - t, pageSize - slot0);
-      Page pg = pages.get(table[pos / pageSize]);
+      Page pg = pages.get(table.page(seq, pos / pageSize));
       for (int h = 0; h < kvHeads; h++) {
         for (int x = 0; x < run; x++) {
           // K: one scale per token and head
@@ -249,7 +219,6 @@ public final class QuantizedKvCache {
       }
       t += run;
     }
-    lengths.set(seq, (int) newLen);
   }
 
   /**
@@ -311,13 +280,7 @@ public final class QuantizedKvCache {
 
   /** Frees the pages of {@code seq} for reuse; the sequence becomes empty. */
   public void free(int seq) {
-    checkSeq(seq);
-    int[] table = blockTables.get(seq);
-    for (int p = 0; p < pagesFor(lengths.get(seq)); p++) {
-      freePages.push(table[p]);
-    }
-    blockTables.set(seq, new int[0]);
-    lengths.set(seq, 0);
+    table.free(seq);
     staging.set(seq, null);
   }
 
@@ -365,7 +328,7 @@ public final class QuantizedKvCache {
     int[][] tables = new int[ids.length][];
     for (int b = 0; b < ids.length; b++) {
       lens[b] = length(ids[b]);
-      tables[b] = blockTables.get(ids[b]);
+      tables[b] = table.blockTable(ids[b]);
     }
     return new Source(this, lens, tables);
   }
@@ -471,24 +434,5 @@ public final class QuantizedKvCache {
   /** Test access: page {@code p}. */
   Page page(int p) {
     return pages.get(p);
-  }
-
-  private int takePage() {
-    if (!freePages.isEmpty()) {
-      return freePages.pop();
-    }
-    pages.add(new Page(kvHeads, pageSize, headDim, valueDim));
-    return pages.size() - 1;
-  }
-
-  private int pagesFor(int tokens) {
-    return (tokens + pageSize - 1) / pageSize;
-  }
-
-  private void checkSeq(int seq) {
-    if (seq < 0 || seq >= lengths.size()) {
-      throw new IllegalArgumentException("sequence " + seq + " does not exist (0.."
-          + (lengths.size() - 1) + ")");
-    }
   }
 }

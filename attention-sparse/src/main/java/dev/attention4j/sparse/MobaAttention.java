@@ -40,6 +40,8 @@ public final class MobaAttention implements AttentionKernel {
   private final int blockSize;
   private final int topk;
   private final SimdAttention simd;
+  /** The grouped path's compact rows, reused between calls. */
+  private final SpareFloats scratch = new SpareFloats();
 
   /** On the preferred vector width and the common pool. */
   public MobaAttention(int blockSize, int topk) {
@@ -137,7 +139,7 @@ public final class MobaAttention implements AttentionKernel {
   private void run(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options, AttentionShape s, MobaRouting r) {
     if (!options.hasBias()) {
-      MobaEfficient.run(simd, q, k, v, out, lse, options, s, r, blockSize);
+      MobaEfficient.run(simd, q, k, v, out, lse, options, s, r, blockSize, scratch);
       return;
     }
     runMasked(q, k, v, out, lse, options, s, r);

@@ -40,7 +40,8 @@ final class MobaEfficient {
   }
 
   static void run(SimdAttention simd, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
-      AttentionOptions options, AttentionShape s, MobaRouting r, int blockSize) {
+      AttentionOptions options, AttentionShape s, MobaRouting r, int blockSize,
+      SpareFloats scratch) {
     int batch = s.batch();
     int hkv = s.kvHeads();
     int group = s.groupSize();
@@ -55,20 +56,47 @@ final class MobaEfficient {
     // ---- self pass on the original Q, written straight to float32 outputs when possible
     Tensor selfOut = out.dtype() == DType.F32 ? out
         : Tensor.zeros(DType.F32, batch, s.qHeads(), sq, dv);
-    Tensor selfLse = lse != null && lse.dtype() == DType.F32 ? lse
-        : Tensor.zeros(DType.F32, batch, s.qHeads(), sq);
     AttentionOptions causal = options.toBuilder().causal(true).alignment(Alignment.BOTTOM_RIGHT)
         .build();
     DenseEngine selfEngine = simd.engine(q, k, v, causal);
-    int br = selfEngine.tileRows();
-    int[] selfStarts = selfTiles(sq, group, br, off, blockSize);
-    int selfTiles = selfStarts.length - 1;
+    int[] selfStarts = selfTiles(sq, group, selfEngine.tileRows(), off, blockSize);
 
     AttentionOptions plain = options.toBuilder().returnLse(false).build();
     int maxRows = packed * Math.max(0, width - 1);
-    Tensor qc = maxRows == 0 ? null : Tensor.zeros(DType.F32, 1, 1, maxRows, d);
-    Tensor oc = maxRows == 0 ? null : Tensor.zeros(DType.F32, 1, 1, maxRows, dv);
-    Tensor lc = maxRows == 0 ? null : Tensor.zeros(DType.F32, 1, 1, maxRows);
+    // compact rows: every row a tile reads is written first (gathered Q, engine O and LSE)
+    // (and the self pass's LSE when the caller's is absent or not float32)
+    boolean ownLse = lse == null || lse.dtype() != DType.F32;
+    long compact = (long) maxRows * (d + dv + 1);
+    float[] buf = scratch.take(compact + (ownLse ? (long) batch * s.qHeads() * sq : 0));
+    Tensor selfLse = ownLse ? SpareFloats.view(buf, compact, batch, s.qHeads(), sq) : lse;
+    Tensor qc = maxRows == 0 ? null : SpareFloats.view(buf, 0, 1, 1, maxRows, d);
+    Tensor oc = maxRows == 0 ? null : SpareFloats.view(buf, (long) maxRows * d, 1, 1, maxRows, dv);
+    Tensor lc = maxRows == 0 ? null
+        : SpareFloats.view(buf, (long) maxRows * (d + dv), 1, 1, maxRows);
+    try {
+      runGrouped(simd, q, k, v, out, lse, s, r, blockSize, selfOut, selfLse, selfEngine,
+          selfStarts, plain, qc, oc, lc);
+    } finally {
+      scratch.give(buf);
+    }
+  }
+
+  private static void runGrouped(SimdAttention simd, Tensor q, Tensor k, Tensor v, Tensor out,
+      Tensor lse, AttentionShape s, MobaRouting r, int blockSize, Tensor selfOut, Tensor selfLse,
+      DenseEngine selfEngine, int[] selfStarts, AttentionOptions plain, Tensor qc, Tensor oc,
+      Tensor lc) {
+    int batch = s.batch();
+    int hkv = s.kvHeads();
+    int group = s.groupSize();
+    int sq = s.qLen();
+    int sk = s.kvLen();
+    int dv = s.valueDim();
+    int off = sk - sq;
+    int width = r.width();
+    int packed = group * sq;
+    int br = selfEngine.tileRows();
+    int selfTiles = selfStarts.length - 1;
+    int maxRows = packed * Math.max(0, width - 1);
     int blocks = r.blocks();
     int[] count = new int[blocks + 1];
     int[] src = new int[Math.max(1, maxRows)];
@@ -174,7 +202,8 @@ final class MobaEfficient {
                 break;
               }
               int at = pos[p * width + slot];
-              l = LseMerge.mergeRow(acc, 0, l, oc.floatData(), at * dv, lc.floatData()[at], acc,
+              l = LseMerge.mergeRow(acc, 0, l, oc.floatData(), (int) (oc.offset() + (long) at * dv),
+                  lc.floatData()[(int) (lc.offset() + at)], acc,
                   0, dv);
               merged++;
             }
@@ -210,7 +239,7 @@ final class MobaEfficient {
       int i = packedRow % sq;
       long at = q.offset() + b * q.stride(0) + h * q.stride(1) + i * q.stride(2);
       if (direct) {
-        System.arraycopy(q.floatData(), (int) at, dst, p * d, d);
+        System.arraycopy(q.floatData(), (int) at, dst, (int) (qc.offset() + (long) p * d), d);
       } else {
         for (int e = 0; e < d; e++) {
           dst[p * d + e] = q.getFloatAt(at + e * q.stride(3));

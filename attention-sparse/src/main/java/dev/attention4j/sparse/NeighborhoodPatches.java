@@ -39,9 +39,7 @@ final class NeighborhoodPatches {
     this.tileRows = tileRows;
     int n = nb.rank();
     int[] grid = nb.grid();
-    String forced = System.getProperty("a4j.na.tile");
-    this.tile = forced != null ? Arrays.stream(forced.split(",")).mapToInt(Integer::parseInt)
-        .toArray() : chooseTile(nb, tileRows);
+    this.tile = chooseTile(nb, tileRows);
     this.order = TokenPermutation.tiles(grid, tile).order();
     int tokens = order.length;
     // per-axis windows per coordinate (grid coordinates, same dilation group)
