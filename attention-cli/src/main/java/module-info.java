@@ -10,6 +10,7 @@ module dev.attention4j.cli {
   requires dev.attention4j.linear;
   requires dev.attention4j.quant;
   requires info.picocli;
+  requires java.desktop;
 
   opens dev.attention4j.cli to info.picocli;
 }

@@ -78,6 +78,7 @@ public final class Main {
     root.addSubcommand("bench", bench);
     root.addSubcommand("demo", new CommandLine(new DemoCommand(console)));
     root.addSubcommand("fit-hedgehog", new CommandLine(new FitHedgehogCommand(console)));
+    root.addSubcommand("render-masks", new CommandLine(new RenderMasksCommand(console)));
     return root;
   }
 
@@ -129,7 +130,7 @@ public final class Main {
             + KernelCatalog.names(user instanceof BenchCommand) + ")";
       }
       if (user instanceof RootCommand) {
-        return "unknown command '" + first + "' (commands: run, bench, demo, fit-hedgehog)";
+        return "unknown command '" + first + "' (commands: run, bench, demo, fit-hedgehog, render-masks)";
       }
       return "unexpected argument '" + first + "' for '" + where + "'";
     }

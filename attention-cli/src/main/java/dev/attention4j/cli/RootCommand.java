@@ -15,6 +15,6 @@ final class RootCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    throw new UsageException("missing command (commands: run, bench, demo; see --help)");
+    throw new UsageException("missing command (commands: run, bench, demo, fit-hedgehog, render-masks; see --help)");
   }
 }
