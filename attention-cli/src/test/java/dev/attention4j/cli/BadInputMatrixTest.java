@@ -370,6 +370,64 @@ class BadInputMatrixTest {
     assertTrue(Arrays.equals(clean.lse(), bad.lse()), "LSE unchanged");
   }
 
+  // ---- out-of-range parameters
+
+  @Test
+  void outOfRangeParametersAreRejectedNamingTheValue() {
+    expect("-1.0", () -> AttentionOptions.builder().scale(-1));
+    expect("NaN", () -> AttentionOptions.builder().scale(Double.NaN));
+    expect("Infinity", () -> AttentionOptions.builder().scale(Double.POSITIVE_INFINITY));
+    expect("-0.5", () -> AttentionOptions.builder().softcap(-0.5));
+    expect("NaN", () -> AttentionOptions.builder().softcap(Double.NaN));
+    expect("-2", () -> AttentionOptions.builder().window(-2, 0));
+    expect("-3", () -> AttentionOptions.builder().window(4, -3));
+    expect("NaN", () -> AttentionOptions.builder().alibiSlopes(1, Double.NaN));
+    expect("-1", () -> AttentionOptions.builder().kvLens(3, -1));
+    var elu = dev.attention4j.linear.FeatureMap.elu1();
+    expect("NaN", () -> dev.attention4j.linear.LinearOptions.builder(elu).causal(true)
+        .scale(Double.NaN).hybrid(4, 0.5).build());
+    expect("chunk size 0", () -> dev.attention4j.linear.LinearOptions.builder(elu)
+        .chunkSize(0).build());
+    expect("1.5", () -> dev.attention4j.linear.LinearOptions.builder(elu).causal(true)
+        .hybrid(4, 1.5).build());
+    expect("hybrid window >= 1", () -> dev.attention4j.linear.LinearOptions.builder(elu)
+        .causal(true).hybrid(0, 0.5).build());
+    expect("identity", () -> dev.attention4j.linear.LinearOptions.builder(
+        dev.attention4j.linear.FeatureMap.identity()).build());
+    expect("block size 0", () -> new dev.attention4j.sparse.MobaAttention(0, 2));
+    expect("topk 0", () -> new dev.attention4j.sparse.MobaAttention(4, 0));
+    expect("threshold 0.0", () -> new dev.attention4j.sparse.NablaAttention(4, 0));
+    expect("threshold NaN", () -> new dev.attention4j.sparse.NablaAttention(4, Double.NaN));
+    expect("threshold 1.5", () -> new dev.attention4j.sparse.NablaAttention(4, 1.5));
+    expect("block size 0", () -> new dev.attention4j.sparse.NablaAttention(0, 0.5));
+    int[] one = {1};
+    boolean[] no = {false};
+    expect("exceeds the grid length 8", () -> dev.attention4j.sparse.Neighborhood.of(
+        new int[] {8}, new int[] {9}, one, one, no));
+    expect("kernel size 1", () -> dev.attention4j.sparse.Neighborhood.of(new int[] {8},
+        new int[] {1}, one, one, no));
+    expect("stride 4 > kernel size 3", () -> dev.attention4j.sparse.Neighborhood.of(
+        new int[] {8}, new int[] {3}, new int[] {4}, one, no));
+    expect("dilation", () -> dev.attention4j.sparse.Neighborhood.of(new int[] {8},
+        new int[] {3}, one, new int[] {0}, no));
+    expect("grid must have 1 to 3 axes", () -> dev.attention4j.sparse.Neighborhood.of(
+        new int[] {2, 2, 2, 2}, 2));
+    expect("more than", () -> dev.attention4j.sparse.Neighborhood.of(
+        new int[] {1 << 16, 1 << 16}, 2));
+    Tensor[] t = inputs(SEED, S, S);
+    expect("a sliding window", () -> EntryPoints.kernel(dev.attention4j.quant.SageAttention
+        .builder(dev.attention4j.quant.SageVariant.SAGE1).build(), t[0], t[1], t[2],
+        AttentionOptions.builder().window(4, 0).build()));
+    expect("key lengths", () -> EntryPoints.kernel(dev.attention4j.quant.SageAttention
+        .builder(dev.attention4j.quant.SageVariant.SAGE1).build(), t[0], t[1], t[2],
+        AttentionOptions.builder().kvLens(S, S).build()));
+    expect("MoBA takes no other mask", () -> EntryPoints.kernel(
+        new dev.attention4j.sparse.MobaAttention(8, 2), t[0], t[1], t[2],
+        AttentionOptions.builder().causal(true).build()));
+    expect("Sq", () -> EntryPoints.kernel(new dev.attention4j.sparse.MobaAttention(8, 2),
+        t[0], t[1].slice(2, 0, S - 4), t[2].slice(2, 0, S - 4), AttentionOptions.defaults()));
+  }
+
   // ---- caches
 
   @Test
