@@ -190,7 +190,7 @@ class EdgeNumericsTest {
   @Test
   @Tag("long")
   void decodeOverTwoToTheTwentyKeysWide() {
-    decodeOverManyKeys(1 << 20, 8, 2, 128);
+    decodeOverManyKeys(1 << 20, 4, 1, 64);
   }
 
   /**
