@@ -197,8 +197,22 @@ final class ChunkedHead {
           den[r] = Vec.sum(a, base, Math.min(cols, pos + 1));
         }
       }
-      // num = A V_c on the visible keys
-      TileMatmul.multiply(rows, dv, vis, a, i * ck, ck, 1, xv, 0, dv, num, i * dv, dv, false);
+      // num = A V_c: the keys every row of the block sees in one product, then each row's
+      // further keys one by one, so that no row reads a value it does not see (a masked key's
+      // weight is 0, but 0 * Inf or 0 * NaN in its value would still be NaN)
+      int common = Math.max(0, Math.min(vis, pos0 + i + 1));
+      if (common > 0) {
+        TileMatmul.multiply(rows, dv, common, a, i * ck, ck, 1, xv, 0, dv, num, i * dv, dv,
+            false);
+      } else {
+        Arrays.fill(num, i * dv, (i + rows) * dv, 0f);
+      }
+      for (int r = i; r < i + rows; r++) {
+        int last = Math.min(ck, pos0 + r + 1);
+        for (int x = common; x < last; x++) {
+          Vec.axpy(a[r * ck + x], xv, x * dv, num, r * dv, dv);
+        }
+      }
       macs += (long) rows * dv * vis;
     }
   }

@@ -117,8 +117,8 @@ final class Features {
       s1 = s1.add(p);
       s2 = s2.add(n);
     }
-    float t1 = s1.reduceLanes(VectorOperators.ADD);
-    float t2 = s2.reduceLanes(VectorOperators.ADD);
+    float t1 = Vec.reduce(s1);
+    float t2 = Vec.reduce(s2);
     // scalar tail
     for (; j < f; j++) {
       float p = (float) Math.exp(u[u0 + j] - max);

@@ -5,9 +5,8 @@ import dev.attention4j.core.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.Future;
+import java.util.concurrent.ForkJoinTask;
 
 /**
  * The fast float32 linear-attention kernel (SEMANTICS.md, "Linear attention"; kernel-notes §6.2):
@@ -90,29 +89,15 @@ public final class LinearAttention {
         });
       }
     }
-    List<Future<Long>> done;
-    try {
-      done = pool.invokeAll(tasks);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
+    // submitted and joined (not invokeAll): a call is not interruptible, like the dense
+    // engine's; an interrupted caller gets its full result and keeps its interrupt status
+    List<ForkJoinTask<Long>> done = new ArrayList<>();
+    for (Callable<Long> t : tasks) {
+      done.add(pool.submit(t));
     }
     long macs = 0;
-    for (Future<Long> f : done) {
-      try {
-        macs += f.get();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted", e);
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof RuntimeException r) {
-          throw r;
-        }
-        if (e.getCause() instanceof Error err) {
-          throw err;
-        }
-        throw new IllegalStateException(e.getCause());
-      }
+    for (ForkJoinTask<Long> f : done) {
+      macs += f.join();
     }
     return macs;
   }

@@ -1,7 +1,6 @@
 package dev.attention4j.linear;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -30,10 +29,23 @@ final class Vec {
     for (; i + L <= n; i += L) {
       s0 = FloatVector.fromArray(S, a, a0 + i).fma(FloatVector.fromArray(S, b, b0 + i), s0);
     }
-    float t = s0.add(s1).reduceLanes(VectorOperators.ADD);
+    float t = reduce(s0.add(s1));
     // scalar tail
     for (; i < n; i++) {
       t = Math.fma(a[a0 + i], b[b0 + i], t);
+    }
+    return t;
+  }
+
+  /**
+   * The sum of the lanes, in lane order. ({@code reduceLanes(ADD)} leaves the order open, and
+   * its C2 intrinsic and its Java fallback differ in the last bit, so a result would depend on
+   * how far the JIT had compiled the caller.)
+   */
+  static float reduce(FloatVector v) {
+    float t = v.lane(0);
+    for (int l = 1; l < L; l++) {
+      t += v.lane(l);
     }
     return t;
   }
@@ -69,7 +81,7 @@ final class Vec {
     for (; i + L <= n; i += L) {
       s0 = s0.add(FloatVector.fromArray(S, x, x0 + i));
     }
-    float t = s0.reduceLanes(VectorOperators.ADD);
+    float t = reduce(s0);
     for (; i < n; i++) {
       t += x[x0 + i];
     }

@@ -9,8 +9,15 @@ public final class BlockScales {
   private BlockScales() {
   }
 
-  /** The NVFP4 block scale code: {@code E4M3(amax / 6)}, saturating. */
+  /**
+   * The NVFP4 block scale code: {@code E4M3(amax / 6)}, saturating for finite {@code amax};
+   * NaN ({@code 0x7F}) for NaN or infinity, so a non-finite element is not saturated into a
+   * finite block (as the MXFP4 scale does).
+   */
   public static int nvfp4Scale(float amax) {
+    if (!Float.isFinite(amax)) {
+      return 0x7F;
+    }
     return MiniFloat.E4M3.encode(amax / 6f, true);
   }
 

@@ -80,6 +80,10 @@ public final class NablaAttention implements AttentionKernel {
   @Override
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {
+    AttentionShape s = AttentionShape.of(q, k, v, out, lse, options);
+    if (s.batch() == 0 || s.qHeads() == 0) {
+      return; // no rows (a block mask needs at least one batch and head)
+    }
     BlockMask bm = blockMask(q, k, options);
     new BlockSparseAttention(simd).forward(q, k, v, out, lse, bm, options);
   }
@@ -161,6 +165,12 @@ public final class NablaAttention implements AttentionKernel {
       for (int y = 0; y < nb; y++) {
         a[y] = Math.exp(a[y] - m);
         sum += a[y];
+      }
+      if (Double.isNaN(sum)) {
+        // a NaN or infinity in the block means: keep every block, so that the rows that see
+        // the non-finite entry show it instead of silently losing blocks
+        Arrays.fill(keep, x * nb, (x + 1) * nb, true);
+        continue;
       }
       for (int y = 0; y < nb; y++) {
         a[y] /= sum;
