@@ -1201,8 +1201,9 @@ public final class DenseEngine {
       if (or.length < rowsMax * dv) {
         or = new float[rowsMax * dv];
       }
-      if (red.length < Micro.ROW_GROUP * lanes * lanes + lanes) {
-        red = new float[Micro.ROW_GROUP * lanes * lanes + lanes];
+      int redSize = Math.max(Micro.ROW_GROUP, Micro.FOLD_GROUPS) * lanes * lanes + lanes;
+      if (red.length < redSize) {
+        red = new float[redSize];
       }
       if (sr.length < rowsMax * bc) {
         sr = new float[rowsMax * bc];

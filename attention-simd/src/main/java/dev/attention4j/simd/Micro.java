@@ -36,6 +36,9 @@ final class Micro {
   /** Query rows per group of the row-mode (decode) microkernels. */
   static final int ROW_GROUP = 4;
 
+  /** Groups of {@code L} keys whose scores {@link #scoresRowMajor} computes together. */
+  static final int FOLD_GROUPS = 4;
+
   // the reduction trees of row mode for 4, 8 and 16 lanes: per level, the lo and hi index
   // vectors of a two-vector selectFrom, and the key held by each lane of the result
   private static final float[] TREE4 = treeIndexes(4);
@@ -391,11 +394,21 @@ final class Micro {
       int q0 = gq * ROW_GROUP * d;
       int so = s0 + gq * ROW_GROUP * lds;
       int c = 0;
-      for (; c + n <= cols; c += n) {
+      // up to 4 groups of L keys at once, their blocks interleaved: several storage runs
+      // (pages) are read concurrently, which keeps more memory requests in flight
+      for (; c + n <= cols; ) {
+        int gs = Math.min(FOLD_GROUPS, (cols - c) / n);
+        int rs = gs * nb * n;
         for (int blk = 0; blk < nb; blk++) {
-          qkFold4x4(w, k, k0 + (c + 4 * blk) * ldk, ldk, qr, q0, d, red, blk * n, nb * n);
+          for (int x = 0; x < gs; x++) {
+            qkFold4x4(w, k, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
+                (x * nb + blk) * n, rs);
+          }
         }
-        foldRows(w, red, nb * n, sr, so + c, lds);
+        for (int x = 0; x < gs; x++) {
+          foldRows(w, red, x * nb * n, rs, sr, so + c + x * n, lds);
+        }
+        c += gs * n;
       }
       // key tail, one key at a time, lanes summed in order
       for (; c < cols; c++) {
@@ -478,14 +491,14 @@ final class Micro {
 
   /**
    * The last levels of the reduction tree for 4 rows: the {@code L / 4} vectors of row
-   * {@code r} at {@code red[r * rs]} (from {@link #qkFold4x4}) become the {@code L} logits of
+   * {@code r} at {@code red[r0 + r * rs]} (from {@link #qkFold4x4}) become the {@code L} logits of
    * {@code L} consecutive keys, stored at {@code sr[at + r * lds]}.
    */
-  static void foldRows(Lanes w, float[] red, int rs, float[] sr, int at, int lds) {
+  static void foldRows(Lanes w, float[] red, int r0, int rs, float[] sr, int at, int lds) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     for (int r = 0; r < ROW_GROUP; r++) {
-      int o = r * rs;
+      int o = r0 + r * rs;
       if (n == 4) {
         FloatVector.fromArray(s, red, o).intoArray(sr, at + r * lds);
       } else if (n == 8) {
