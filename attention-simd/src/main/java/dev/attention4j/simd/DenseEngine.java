@@ -78,7 +78,7 @@ public final class DenseEngine {
    * Keys converted at a time into the (L1-resident) tile buffer by the row-mode tiles when K or
    * V are not read in place (float16, bfloat16, a {@link KvSource}); a multiple of 16.
    */
-  static final int SUB_KEYS = 32;
+  static final int SUB_KEYS = 64;
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
