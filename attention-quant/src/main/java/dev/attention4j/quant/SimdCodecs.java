@@ -95,6 +95,10 @@ public final class SimdCodecs {
 
   private static void decode(MiniFloat fmt, byte[] codes, int cOff, int n, float mul,
       float[] scales, int sOff, float[] out, int oOff) {
+    if (fmt == MiniFloat.E4M3) {
+      decodeE4M3(codes, cOff, n, mul, scales, sOff, out, oOff);
+      return;
+    }
     int man = fmt.manBits;
     int magMask = fmt.signBit - 1;
     int expMask = ((1 << fmt.expBits) - 1) << man;
@@ -173,6 +177,39 @@ public final class SimdCodecs {
     }
     for (; i < n; i++) {
       out[oOff + i] = (byte) IntQuant.encode(x[off + i], scale, qmax);
+    }
+  }
+
+  /**
+   * FP8 E4M3 decode in fewer operations: the 7 magnitude bits shifted to the top of a float32
+   * mantissa (exponent field 4 bits above it) are the code's value times {@code 2^-120}, for
+   * normal and subnormal codes alike, so one exact multiply by {@code 2^120} rebiases both; the
+   * NaN code and the sign are patched in.
+   */
+  private static void decodeE4M3(byte[] codes, int cOff, int n, float mul, float[] scales,
+      int sOff, float[] out, int oOff) {
+    float rebias = 0x1p120f;
+    int i = 0;
+    int bound = F.loopBound(n);
+    for (; i < bound; i += F.length()) {
+      IntVector c = (IntVector) ByteVector.fromArray(B, codes, cOff + i)
+          .convertShape(VectorOperators.B2I, I, 0);
+      IntVector mag = c.and(0x7F);
+      FloatVector val = mag.lanewise(VectorOperators.LSHL, 20).reinterpretAsFloats().mul(rebias);
+      val = val.blend(Float.NaN, mag.eq(0x7F).cast(F));
+      IntVector sign = c.and(0x80).lanewise(VectorOperators.LSHL, 24);
+      FloatVector out1 = val.reinterpretAsInts().or(sign).reinterpretAsFloats();
+      if (mul != 1f) {
+        out1 = out1.mul(mul);
+      }
+      if (scales != null) {
+        out1 = out1.mul(FloatVector.fromArray(F, scales, sOff + i));
+      }
+      out1.intoArray(out, oOff + i);
+    }
+    for (; i < n; i++) {
+      float x = MiniFloat.E4M3.decode(codes[cOff + i]) * mul;
+      out[oOff + i] = scales == null ? x : x * scales[sOff + i];
     }
   }
 
