@@ -307,7 +307,12 @@ final class Micro {
     int q1 = prs;
     int q2 = 2 * prs;
     int q3 = 3 * prs;
-    for (int c = 0; c < cols; c++) {
+    // keys in the order 0, Q, 2Q, 3Q, 1, Q + 1, ... (Q = cols / 4), then the tail: four runs of
+    // V rows are read concurrently
+    int quarter = cols / 4;
+    int full = 4 * quarter;
+    for (int i = 0; i < cols; i++) {
+      int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
       int vo = v0 + c * ldv;
       int po = pb + c * pcs;
       FloatVector y0 = FloatVector.fromArray(s, v, vo);
