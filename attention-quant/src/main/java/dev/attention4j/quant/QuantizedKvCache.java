@@ -7,8 +7,6 @@ import dev.attention4j.simd.KvSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A paged KV cache storing K and V as INT8 or FP8 E4M3 codes with float32 scales, in the layout
@@ -47,8 +45,6 @@ public final class QuantizedKvCache {
     /** OCP FP8 E4M3. */
     FP8
   }
-
-  private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
   private final int kvHeads;
   private final int headDim;
@@ -400,7 +396,6 @@ public final class QuantizedKvCache {
       int p = c.pageSize;
       int dv = c.valueDim;
       boolean int8 = c.format == Format.INT8;
-      int bound = F.loopBound(dv);
       for (int r = 0; r < n; ) {
         int j = j0 + r;
         int slot = j % p;
@@ -412,18 +407,9 @@ public final class QuantizedKvCache {
           int row = g * p + slot + x;
           int o = (r + x) * dv;
           if (int8) {
-            SimdCodecs.decodeInt(pg.v, row * dv, dv, 1f, dst, o);
+            SimdCodecs.decodeInt(pg.v, row * dv, dv, vs, s0, dst, o);
           } else {
-            SimdCodecs.decode(MiniFloat.E4M3, pg.v, row * dv, dv, 1f, dst, o);
-          }
-          // per-channel scales
-          int e = 0;
-          for (; e < bound; e += F.length()) {
-            FloatVector.fromArray(F, dst, o + e).mul(FloatVector.fromArray(F, vs, s0 + e))
-                .intoArray(dst, o + e);
-          }
-          for (; e < dv; e++) {
-            dst[o + e] *= vs[s0 + e];
+            SimdCodecs.decode(MiniFloat.E4M3, pg.v, row * dv, dv, vs, s0, dst, o);
           }
         }
         r += run;

@@ -74,6 +74,12 @@ public final class DenseEngine {
   /** Pages shorter than this are read through the tile buffer, not in place. */
   static final int MIN_DIRECT_PAGE = 32;
 
+  /**
+   * Keys converted at a time into the (L1-resident) tile buffer by the row-mode tiles when K or
+   * V are not read in place (float16, bfloat16, a {@link KvSource}); a multiple of 16.
+   */
+  static final int SUB_KEYS = 64;
+
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private final Lanes lanes;
@@ -642,14 +648,60 @@ public final class DenseEngine {
     Arrays.fill(s.l, 0, br, 0f);
     int kvLen = options.kvLen(b, shape.kvLen());
     long diag = options.diagonal(b, shape.qLen(), shape.kvLen());
+    // FULL tiles of a call without hook or logit modifiers take the row-major decode path
+    boolean plain = rowMode && hook == null && softcap == 0 && slopes == null
+        && scoreMod == null;
     for (int t = 0; t < tiles.size(); t++) {
       int end = Math.min(tiles.end(t), kvLen);
       boolean partial = !tiles.isFull(t) && mask != null;
       for (int j0 = tiles.start(t), j1; j0 < end; j0 = j1) {
         j1 = kRows.cut(b, j0, Math.min(j0 + bc, end));
         j1 = vRows.cut(b, j0, j1);
-        keyTile(s, nv, rows, b, g, j0, j1, partial, diag);
+        if (plain && !partial) {
+          rowTile(s, rows, b, g, j0, j1);
+        } else {
+          keyTile(s, nv, rows, b, g, j0, j1, partial, diag);
+        }
       }
+    }
+  }
+
+  /**
+   * A FULL key tile in row mode, without hook, softcap, ALiBi or score modifier (decoding): the
+   * logits are kept row-major ({@link Micro#scoresRowMajor}), so the softmax runs with the keys
+   * along the lanes (no lane is wasted on absent query rows) and {@code P V} reads each
+   * probability as a broadcast. K and V are read in place when they can be, else converted
+   * {@value #SUB_KEYS} keys at a time into a buffer that stays in L1.
+   */
+  private void rowTile(Scratch s, int rows, int b, int g, int j0, int j1) {
+    int d = shape.headDim();
+    int dv = shape.valueDim();
+    int cols = j1 - j0;
+    int groups = Micro.rowGroups(rows);
+    int n = lanes.species().length();
+    float[] sr = s.sr;
+    // S = Q K^T, row-major sr[r * bc + c]
+    int step = kRows.inPlace() ? cols : SUB_KEYS;
+    for (int c0 = 0; c0 < cols; c0 += step) {
+      int m = Math.min(step, cols - c0);
+      float[] ka = kRows.locate(b, g, j0 + c0, m, d, s.kbuf, s);
+      Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bc, s.red);
+    }
+    // pad each row to whole vectors with -inf (weight 0)
+    int end = (cols + n - 1) / n * n;
+    if (end > cols) {
+      for (int r = 0; r < rows; r++) {
+        Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
+      }
+    }
+    Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
+    // O = diag(alpha) O + P V; the rescale goes with the first block of keys
+    step = vRows.inPlace() ? cols : SUB_KEYS;
+    for (int c0 = 0; c0 < cols; c0 += step) {
+      int m = Math.min(step, cols - c0);
+      float[] va = vRows.locate(b, g, j0 + c0, m, dv, s.vbuf, s);
+      Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bc, 1, s.or, dv,
+          c0 == 0 ? s.alpha : s.ones);
     }
   }
 
@@ -748,7 +800,8 @@ public final class DenseEngine {
       hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
     }
     if (rowMode) {
-      Micro.valuesRows(lanes, Micro.rowGroups(rows), va, vo, ldv, cols, s.st, s.or, dv, s.alpha);
+      Micro.valuesRows(lanes, Micro.rowGroups(rows), va, vo, ldv, cols, s.st, 0, 1, br, s.or, dv,
+          s.alpha);
     } else {
       Micro.values(lanes, nv, va, vo, ldv, cols, s.st, s.ot, dv, s.alpha);
     }
@@ -804,7 +857,8 @@ public final class DenseEngine {
       hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
     }
     if (s.rowMode) {
-      Micro.valuesRows(lanes, Micro.rowGroups(rows), vb, 0, dv, cols, s.st, s.or, dv, s.alpha);
+      Micro.valuesRows(lanes, Micro.rowGroups(rows), vb, 0, dv, cols, s.st, 0, 1, br, s.or, dv,
+          s.alpha);
     } else {
       Micro.values(lanes, nv, vb, 0, dv, cols, s.st, s.ot, dv, s.alpha);
     }
@@ -877,6 +931,9 @@ public final class DenseEngine {
      */
     abstract int cut(int b, int j0, int j1);
 
+    /** True when {@link #locate} returns the storage itself (never the buffer). */
+    abstract boolean inPlace();
+
     /**
      * The rows {@code [j0, j0 + n)} of {@code (b, g)}, {@code width} elements each: returns the
      * array and sets {@code s.at} (first element) and {@code s.ld} (row stride); either the
@@ -901,6 +958,11 @@ public final class DenseEngine {
     }
 
     @Override
+    boolean inPlace() {
+      return data != null;
+    }
+
+    @Override
     float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
       if (data != null) {
         s.at = (int) (t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2));
@@ -908,9 +970,7 @@ public final class DenseEngine {
         return data;
       }
       long base = t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2);
-      for (int r = 0; r < n; r++) {
-        readRow(t, base + r * t.stride(2), width, buf, r * width);
-      }
+      readRows(t, base, t.stride(2), t.stride(3), n, width, buf);
       s.at = 0;
       s.ld = width;
       return buf;
@@ -946,6 +1006,11 @@ public final class DenseEngine {
     }
 
     @Override
+    boolean inPlace() {
+      return direct;
+    }
+
+    @Override
     int cut(int b, int j0, int j1) {
       if (!direct) {
         return j1;
@@ -967,9 +1032,7 @@ public final class DenseEngine {
         int run = Math.min(n - r, pageSize - slot);
         Tensor pg = page(b, j);
         long base = pg.offset() + g * pg.stride(0) + slot * pg.stride(1);
-        for (int x = 0; x < run; x++) {
-          readRow(pg, base + x * pg.stride(1), pg.stride(2), width, buf, (r + x) * width);
-        }
+        readRows(pg, base, pg.stride(1), pg.stride(2), run, width, buf, r * width);
         r += run;
       }
       s.at = 0;
@@ -994,6 +1057,11 @@ public final class DenseEngine {
     }
 
     @Override
+    boolean inPlace() {
+      return false;
+    }
+
+    @Override
     float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
       if (keys) {
         src.keys(b, g, j0, n, buf);
@@ -1009,6 +1077,26 @@ public final class DenseEngine {
   private static boolean directRows(Tensor t) {
     return t.dtype() == DType.F32 && (t.stride(3) == 1 || t.dim(3) == 1)
         && Math.abs(t.stride(2)) < Integer.MAX_VALUE;
+  }
+
+  /**
+   * Converts {@code n} rows of {@code width} elements, {@code rowStride} apart, to
+   * {@code dst[r * width + e]}; rows that follow one another in storage are converted as one run.
+   */
+  private static void readRows(Tensor t, long base, long rowStride, long s3, int n, int width,
+      float[] dst) {
+    readRows(t, base, rowStride, s3, n, width, dst, 0);
+  }
+
+  private static void readRows(Tensor t, long base, long rowStride, long s3, int n, int width,
+      float[] dst, int off) {
+    if ((s3 == 1 || width == 1) && (rowStride == width || n == 1)) {
+      readRow(t, base, 1, n * width, dst, off);
+      return;
+    }
+    for (int r = 0; r < n; r++) {
+      readRow(t, base + r * rowStride, s3, width, dst, off + r * width);
+    }
   }
 
   /** Converts one row of {@code width} elements starting at storage index {@code at}. */
@@ -1096,6 +1184,9 @@ public final class DenseEngine {
     float[] or = new float[0];
     float[] red = new float[0];
     float[] merged = new float[0];
+    float[] sr = new float[0];
+    float[] tmp = new float[0];
+    float[] ones = new float[0];
     boolean rowMode;
     int p0;
     int at;
@@ -1110,8 +1201,17 @@ public final class DenseEngine {
       if (or.length < rowsMax * dv) {
         or = new float[rowsMax * dv];
       }
-      if (red.length < Micro.ROW_GROUP * lanes * lanes + lanes) {
-        red = new float[Micro.ROW_GROUP * lanes * lanes + lanes];
+      int redSize = Math.max(Micro.ROW_GROUP, Micro.FOLD_GROUPS) * lanes * lanes + lanes;
+      if (red.length < redSize) {
+        red = new float[redSize];
+      }
+      if (sr.length < rowsMax * bc) {
+        sr = new float[rowsMax * bc];
+        ones = new float[rowsMax];
+        Arrays.fill(ones, 1f);
+      }
+      if (tmp.length < 2 * lanes + 16) {
+        tmp = new float[2 * lanes + 16];
       }
       if (qt.length < d * br) {
         qt = new float[d * br];

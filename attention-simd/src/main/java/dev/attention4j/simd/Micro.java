@@ -36,6 +36,9 @@ final class Micro {
   /** Query rows per group of the row-mode (decode) microkernels. */
   static final int ROW_GROUP = 4;
 
+  /** Groups of {@code L} keys whose scores {@link #scoresRowMajor} computes together. */
+  static final int FOLD_GROUPS = 4;
+
   // the reduction trees of row mode for 4, 8 and 16 lanes: per level, the lo and hi index
   // vectors of a two-vector selectFrom, and the key held by each lane of the result
   private static final float[] TREE4 = treeIndexes(4);
@@ -44,6 +47,11 @@ final class Micro {
   private static final int[] KEYS4 = treeKeys(4);
   private static final int[] KEYS8 = treeKeys(8);
   private static final int[] KEYS16 = treeKeys(16);
+
+  // the folding tree of the row-major scores (see foldIndexes)
+  private static final float[] FOLD4 = foldIndexes(4);
+  private static final float[] FOLD8 = foldIndexes(8);
+  private static final float[] FOLD16 = foldIndexes(16);
 
   private Micro() {
   }
@@ -248,30 +256,31 @@ final class Micro {
 
   /**
    * Row mode {@code O = diag(alpha) O + P V} for {@code groups * 4} query rows with the output
-   * row-major in {@code or[r * dv + e]} ({@code dv % L == 0}) and the probabilities transposed
-   * in {@code pt[c * br + r]}.
+   * row-major in {@code or[r * dv + e]} ({@code dv % L == 0}) and the probability of row
+   * {@code r} and key {@code c} at {@code p[p0 + r * prs + c * pcs]} (transposed tiles:
+   * {@code prs = 1, pcs = br}; row-major scores: {@code prs = ld, pcs = 1}).
    */
-  static void valuesRows(Lanes w, int groups, float[] v, int v0, int ldv, int cols, float[] pt,
-      float[] or, int dv, float[] alpha) {
+  static void valuesRows(Lanes w, int groups, float[] v, int v0, int ldv, int cols, float[] p,
+      int p0, int prs, int pcs, float[] or, int dv, float[] alpha) {
     int n = w.species().length();
     for (int gq = 0; gq < groups; gq++) {
       int r0 = gq * ROW_GROUP;
+      int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4(w, v, v0 + e, ldv, cols, pt, r0, or, r0 * dv + e, dv, alpha);
+        pvRows4x4(w, v, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv, alpha, r0);
       }
       for (; e < dv; e += n) {
-        pvRows1x4(w, v, v0 + e, ldv, cols, pt, r0, or, r0 * dv + e, dv, alpha);
+        pvRows1x4(w, v, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv, alpha, r0);
       }
     }
   }
 
   /** 4 query rows x 4 vectors of value columns; the rescale is folded into the loads. */
-  static void pvRows4x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, int r0,
-      float[] or, int o0, int dv, float[] alpha) {
+  static void pvRows4x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] p, int pb,
+      int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
-    int br = TILE_VECTORS * n;
     int o1 = o0 + dv;
     int o2 = o1 + dv;
     int o3 = o2 + dv;
@@ -295,29 +304,37 @@ final class Micro {
     FloatVector a31 = FloatVector.fromArray(s, or, o3 + n).mul(f3);
     FloatVector a32 = FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3);
     FloatVector a33 = FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3);
-    for (int c = 0; c < cols; c++) {
+    int q1 = prs;
+    int q2 = 2 * prs;
+    int q3 = 3 * prs;
+    // keys in the order 0, Q, 2Q, 3Q, 1, Q + 1, ... (Q = cols / 4), then the tail: four runs of
+    // V rows are read concurrently
+    int quarter = cols / 4;
+    int full = 4 * quarter;
+    for (int i = 0; i < cols; i++) {
+      int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
       int vo = v0 + c * ldv;
-      int po = c * br + r0;
+      int po = pb + c * pcs;
       FloatVector y0 = FloatVector.fromArray(s, v, vo);
       FloatVector y1 = FloatVector.fromArray(s, v, vo + n);
       FloatVector y2 = FloatVector.fromArray(s, v, vo + 2 * n);
       FloatVector y3 = FloatVector.fromArray(s, v, vo + 3 * n);
-      FloatVector p0 = FloatVector.broadcast(s, pt[po]);
+      FloatVector p0 = FloatVector.broadcast(s, p[po]);
       a00 = y0.fma(p0, a00);
       a01 = y1.fma(p0, a01);
       a02 = y2.fma(p0, a02);
       a03 = y3.fma(p0, a03);
-      FloatVector p1 = FloatVector.broadcast(s, pt[po + 1]);
+      FloatVector p1 = FloatVector.broadcast(s, p[po + q1]);
       a10 = y0.fma(p1, a10);
       a11 = y1.fma(p1, a11);
       a12 = y2.fma(p1, a12);
       a13 = y3.fma(p1, a13);
-      FloatVector p2 = FloatVector.broadcast(s, pt[po + 2]);
+      FloatVector p2 = FloatVector.broadcast(s, p[po + q2]);
       a20 = y0.fma(p2, a20);
       a21 = y1.fma(p2, a21);
       a22 = y2.fma(p2, a22);
       a23 = y3.fma(p2, a23);
-      FloatVector p3 = FloatVector.broadcast(s, pt[po + 3]);
+      FloatVector p3 = FloatVector.broadcast(s, p[po + q3]);
       a30 = y0.fma(p3, a30);
       a31 = y1.fma(p3, a31);
       a32 = y2.fma(p3, a32);
@@ -342,27 +359,255 @@ final class Micro {
   }
 
   /** 4 query rows x 1 vector of value columns (the tail of the value dim). */
-  static void pvRows1x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, int r0,
-      float[] or, int o0, int dv, float[] alpha) {
+  static void pvRows1x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] p, int pb,
+      int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0) {
     VectorSpecies<Float> s = w.species();
-    int n = s.length();
-    int br = TILE_VECTORS * n;
     FloatVector a0 = FloatVector.fromArray(s, or, o0).mul(alpha[r0]);
     FloatVector a1 = FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1]);
     FloatVector a2 = FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]);
     FloatVector a3 = FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]);
     for (int c = 0; c < cols; c++) {
       FloatVector y = FloatVector.fromArray(s, v, v0 + c * ldv);
-      int po = c * br + r0;
-      a0 = y.fma(FloatVector.broadcast(s, pt[po]), a0);
-      a1 = y.fma(FloatVector.broadcast(s, pt[po + 1]), a1);
-      a2 = y.fma(FloatVector.broadcast(s, pt[po + 2]), a2);
-      a3 = y.fma(FloatVector.broadcast(s, pt[po + 3]), a3);
+      int po = pb + c * pcs;
+      a0 = y.fma(FloatVector.broadcast(s, p[po]), a0);
+      a1 = y.fma(FloatVector.broadcast(s, p[po + prs]), a1);
+      a2 = y.fma(FloatVector.broadcast(s, p[po + 2 * prs]), a2);
+      a3 = y.fma(FloatVector.broadcast(s, p[po + 3 * prs]), a3);
     }
     a0.intoArray(or, o0);
     a1.intoArray(or, o0 + dv);
     a2.intoArray(or, o0 + 2 * dv);
     a3.intoArray(or, o0 + 3 * dv);
+  }
+
+  // ---- row mode with row-major scores (decoding, FULL key tiles)
+
+  /**
+   * Logits of {@code cols} keys for {@code groups * 4} query rows held row-major in
+   * {@code qr[r * d + e]} (pre-scaled, zero-padded), written row-major:
+   * {@code sr[s0 + r * lds + c]}. Products run along the head dim ({@code d % L == 0}); per
+   * block of 4 keys the 16 partial-sum vectors are folded in registers two levels down the
+   * reduction tree ({@link #FOLD4} etc.: a lo and a hi two-vector lane selection and an add per
+   * pair), and every {@code L} keys the last levels leave one vector of {@code L} logits in key
+   * order, stored as is. Keys past the last whole block of {@code L} are summed one by one.
+   */
+  static void scoresRowMajor(Lanes w, int groups, float[] k, int k0, int ldk, int cols,
+      float[] qr, int d, float[] sr, int s0, int lds, float[] red) {
+    int n = w.species().length();
+    int nb = n / 4;
+    for (int gq = 0; gq < groups; gq++) {
+      int q0 = gq * ROW_GROUP * d;
+      int so = s0 + gq * ROW_GROUP * lds;
+      int c = 0;
+      // up to 4 groups of L keys at once, their blocks interleaved: several storage runs
+      // (pages) are read concurrently, which keeps more memory requests in flight
+      for (; c + n <= cols; ) {
+        int gs = Math.min(FOLD_GROUPS, (cols - c) / n);
+        int rs = gs * nb * n;
+        for (int blk = 0; blk < nb; blk++) {
+          for (int x = 0; x < gs; x++) {
+            qkFold4x4(w, k, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
+                (x * nb + blk) * n, rs);
+          }
+        }
+        for (int x = 0; x < gs; x++) {
+          foldRows(w, red, x * nb * n, rs, sr, so + c + x * n, lds);
+        }
+        c += gs * n;
+      }
+      // key tail, one key at a time, lanes summed in order
+      for (; c < cols; c++) {
+        qkRows1x4(w, k, k0 + c * ldk, qr, q0, d, red, 0);
+        for (int r = 0; r < ROW_GROUP; r++) {
+          float t = 0f;
+          for (int x = 0; x < n; x++) {
+            t += red[r * n * n + x];
+          }
+          sr[so + r * lds + c] = t;
+        }
+      }
+    }
+  }
+
+  /**
+   * 4 keys x 4 query rows along the head dim, then two levels of the reduction tree: row
+   * {@code r} leaves one vector at {@code red[at + r * rs]} whose lanes hold {@code L / 4}
+   * partial sums of each of the 4 keys, in key order.
+   */
+  static void qkFold4x4(Lanes w, float[] k, int k0, int ldk, float[] qr, int q0, int d,
+      float[] red, int at, int rs) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int k1 = k0 + ldk;
+    int k2 = k1 + ldk;
+    int k3 = k2 + ldk;
+    int q1 = q0 + d;
+    int q2 = q1 + d;
+    int q3 = q2 + d;
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
+    FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
+    FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
+    FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
+    for (int e = 0; e < d; e += n) {
+      FloatVector x0 = FloatVector.fromArray(s, qr, q0 + e);
+      FloatVector x1 = FloatVector.fromArray(s, qr, q1 + e);
+      FloatVector x2 = FloatVector.fromArray(s, qr, q2 + e);
+      FloatVector x3 = FloatVector.fromArray(s, qr, q3 + e);
+      FloatVector y0 = FloatVector.fromArray(s, k, k0 + e);
+      a00 = y0.fma(x0, a00);
+      a10 = y0.fma(x1, a10);
+      a20 = y0.fma(x2, a20);
+      a30 = y0.fma(x3, a30);
+      FloatVector y1 = FloatVector.fromArray(s, k, k1 + e);
+      a01 = y1.fma(x0, a01);
+      a11 = y1.fma(x1, a11);
+      a21 = y1.fma(x2, a21);
+      a31 = y1.fma(x3, a31);
+      FloatVector y2 = FloatVector.fromArray(s, k, k2 + e);
+      a02 = y2.fma(x0, a02);
+      a12 = y2.fma(x1, a12);
+      a22 = y2.fma(x2, a22);
+      a32 = y2.fma(x3, a32);
+      FloatVector y3 = FloatVector.fromArray(s, k, k3 + e);
+      a03 = y3.fma(x0, a03);
+      a13 = y3.fma(x1, a13);
+      a23 = y3.fma(x2, a23);
+      a33 = y3.fma(x3, a33);
+    }
+    float[] idx = n == 16 ? FOLD16 : n == 8 ? FOLD8 : FOLD4;
+    FloatVector la = FloatVector.fromArray(s, idx, 0);
+    FloatVector ha = FloatVector.fromArray(s, idx, n);
+    FloatVector lb = FloatVector.fromArray(s, idx, 2 * n);
+    FloatVector hb = FloatVector.fromArray(s, idx, 3 * n);
+    FloatVector u0 = la.selectFrom(a00, a01).add(ha.selectFrom(a00, a01));
+    FloatVector u1 = la.selectFrom(a02, a03).add(ha.selectFrom(a02, a03));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at);
+    u0 = la.selectFrom(a10, a11).add(ha.selectFrom(a10, a11));
+    u1 = la.selectFrom(a12, a13).add(ha.selectFrom(a12, a13));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + rs);
+    u0 = la.selectFrom(a20, a21).add(ha.selectFrom(a20, a21));
+    u1 = la.selectFrom(a22, a23).add(ha.selectFrom(a22, a23));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + 2 * rs);
+    u0 = la.selectFrom(a30, a31).add(ha.selectFrom(a30, a31));
+    u1 = la.selectFrom(a32, a33).add(ha.selectFrom(a32, a33));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + 3 * rs);
+  }
+
+  /**
+   * The last levels of the reduction tree for 4 rows: the {@code L / 4} vectors of row
+   * {@code r} at {@code red[r0 + r * rs]} (from {@link #qkFold4x4}) become the {@code L} logits of
+   * {@code L} consecutive keys, stored at {@code sr[at + r * lds]}.
+   */
+  static void foldRows(Lanes w, float[] red, int r0, int rs, float[] sr, int at, int lds) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    for (int r = 0; r < ROW_GROUP; r++) {
+      int o = r0 + r * rs;
+      if (n == 4) {
+        FloatVector.fromArray(s, red, o).intoArray(sr, at + r * lds);
+      } else if (n == 8) {
+        FloatVector lc = FloatVector.fromArray(s, FOLD8, 4 * n);
+        FloatVector hc = FloatVector.fromArray(s, FOLD8, 5 * n);
+        FloatVector w0 = FloatVector.fromArray(s, red, o);
+        FloatVector w1 = FloatVector.fromArray(s, red, o + n);
+        lc.selectFrom(w0, w1).add(hc.selectFrom(w0, w1)).intoArray(sr, at + r * lds);
+      } else {
+        FloatVector lc = FloatVector.fromArray(s, FOLD16, 4 * n);
+        FloatVector hc = FloatVector.fromArray(s, FOLD16, 5 * n);
+        FloatVector ld = FloatVector.fromArray(s, FOLD16, 6 * n);
+        FloatVector hd = FloatVector.fromArray(s, FOLD16, 7 * n);
+        FloatVector w0 = FloatVector.fromArray(s, red, o);
+        FloatVector w1 = FloatVector.fromArray(s, red, o + n);
+        FloatVector w2 = FloatVector.fromArray(s, red, o + 2 * n);
+        FloatVector w3 = FloatVector.fromArray(s, red, o + 3 * n);
+        FloatVector u0 = lc.selectFrom(w0, w1).add(hc.selectFrom(w0, w1));
+        FloatVector u1 = lc.selectFrom(w2, w3).add(hc.selectFrom(w2, w3));
+        ld.selectFrom(u0, u1).add(hd.selectFrom(u0, u1)).intoArray(sr, at + r * lds);
+      }
+    }
+  }
+
+  /**
+   * The lane selections of the reduction tree for {@code n} lanes, level by level (lo then hi
+   * index vector per level): a level takes two vectors holding {@code seg} partial sums per key
+   * ({@code n / seg} keys each) to one vector holding {@code seg / 2} per key, the keys of the
+   * first vector before those of the second, so that the last level leaves the keys in order.
+   */
+  private static float[] foldIndexes(int n) {
+    int levels = Integer.numberOfTrailingZeros(n);
+    float[] idx = new float[2 * levels * n];
+    for (int level = 0, seg = n; level < levels; level++, seg /= 2) {
+      int half = seg / 2;
+      int perVector = n / seg;
+      for (int x = 0; x < n; x++) {
+        int key = x / half;
+        int lo = (key < perVector ? 0 : n) + (key % perVector) * seg + x % half;
+        idx[2 * level * n + x] = lo;
+        idx[(2 * level + 1) * n + x] = lo + half;
+      }
+    }
+    return idx;
+  }
+
+  /**
+   * One online-softmax step for {@code rows} rows of row-major logits {@code sr[r * lds + c]},
+   * {@code c < cols}, whose row slots {@code [cols, roundUp(cols, L))} the caller has set to
+   * {@code -inf}: as {@link #softmax} (same NaN guard), with the keys along the lanes; the row
+   * maxima and sums are folded in lane order. {@code tmp} holds at least {@code 2 L + 16}
+   * floats; {@code rows <= 8}.
+   */
+  static void softmaxRows(Lanes w, int rows, float[] sr, int lds, int cols, float[] m,
+      float[] l, float[] alpha, float[] tmp) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int vecs = (cols + n - 1) / n;
+    FloatVector ninf = FloatVector.broadcast(s, Float.NEGATIVE_INFINITY);
+    // tmp: [0, n) lanes; [n, 2n + 8) per row the old max minus the safe max; then the row sums
+    int ds = n;
+    int ss = 2 * n + 8;
+    for (int r = 0; r < rows; r++) {
+      int base = r * lds;
+      FloatVector mx = ninf;
+      for (int v = 0; v < vecs; v++) {
+        FloatVector x = FloatVector.fromArray(s, sr, base + v * n);
+        mx = mx.blend(x, x.compare(VectorOperators.GT, mx));
+      }
+      mx.intoArray(tmp, 0);
+      float mOld = m[r];
+      float mNew = mOld;
+      for (int x = 0; x < n; x++) {
+        if (tmp[x] > mNew) {
+          mNew = tmp[x];
+        }
+      }
+      float mSafe = mNew == Float.NEGATIVE_INFINITY ? 0f : mNew;
+      FloatVector ms = FloatVector.broadcast(s, mSafe);
+      FloatVector sum = FloatVector.zero(s);
+      for (int v = 0; v < vecs; v++) {
+        int at = base + v * n;
+        FloatVector p = exp(FloatVector.fromArray(s, sr, at).sub(ms));
+        p.intoArray(sr, at);
+        sum = sum.add(p);
+      }
+      sum.intoArray(tmp, 0);
+      float t = 0f;
+      for (int x = 0; x < n; x++) {
+        t += tmp[x];
+      }
+      tmp[ds + r] = mOld - mSafe;
+      tmp[ss + r] = t;
+      m[r] = mNew;
+    }
+    // rescale factors exp(m_old - m_new), then l = alpha * l_old + sum
+    for (int r = 0; r < rows; r += n) {
+      exp(FloatVector.fromArray(s, tmp, ds + r)).intoArray(tmp, ds + r);
+    }
+    for (int r = 0; r < rows; r++) {
+      float a = tmp[ds + r];
+      alpha[r] = a;
+      l[r] = Math.fma(l[r], a, tmp[ss + r]);
+    }
   }
 
   // ---- S^T = K Q^T
