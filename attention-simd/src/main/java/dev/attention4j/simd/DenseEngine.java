@@ -14,6 +14,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
 
 /**
@@ -447,11 +448,35 @@ public final class DenseEngine {
       throw new IllegalArgumentException("split-KV partials of " + partialFloats
           + " floats do not fit one array; use longer chunks");
     }
-    float[] po = new float[(int) partialFloats];
-    float[] pl = new float[(int) (rowsAll * chunks)];
+    // every (row, chunk) entry is written before the merge reads it: no clearing needed
+    float[] po = take(SPARE_O, partialFloats);
+    float[] pl = take(SPARE_L, rowsAll * chunks);
     parallel(pool, (int) count, t -> chunkTile(t, perGroup, chunks, chunkKeys, po, pl));
     int groups = shape.batch() * shape.kvHeads();
     parallel(pool, groups, bg -> mergeGroup(bg, chunks, po, pl, out, lse));
+    // given back only after a normal return: after a failure, tasks may still hold them
+    give(SPARE_O, po);
+    give(SPARE_L, pl);
+  }
+
+  /**
+   * Split-KV partials kept between calls (process-wide), so that steady-state decoding allocates
+   * nothing in proportion to the problem: a call takes a buffer (a new one when it is absent,
+   * held by a concurrent call, or too small) and gives it back; two calls never share one.
+   */
+  private static final AtomicReference<float[]> SPARE_O = new AtomicReference<>();
+  private static final AtomicReference<float[]> SPARE_L = new AtomicReference<>();
+
+  private static float[] take(AtomicReference<float[]> spare, long n) {
+    float[] b = spare.getAndSet(null);
+    return b != null && b.length >= n ? b : new float[(int) n];
+  }
+
+  private static void give(AtomicReference<float[]> spare, float[] b) {
+    float[] old = spare.getAndSet(b);
+    if (old != null && old.length > b.length) {
+      spare.compareAndSet(b, old);
+    }
   }
 
   private int queryTilesPerGroup() {
