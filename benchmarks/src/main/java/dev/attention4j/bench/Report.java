@@ -200,23 +200,22 @@ public final class Report {
       }
     }
     workloads.put("sparse", new Workload("sparse", "Sparse (ours), against the dense kernel",
-        "workload", "", false,
+        "N", "", false,
         "neighborhood: 2-D, 64x64 grid, kernel 13x13 (N = 4096, 4.1 % of the pairs), against"
             + " dense non-causal N = 4096; window: causal sliding window 512 at N = 8192, against"
             + " dense causal N = 8192; moba: block 512, top-3 at N = 4096, against dense causal"
             + " N = 4096 (the `causal` row, run inside the same benchmark class). D = 128, H = 8."));
     String[] sparse = quick ? new String[] {"neighborhood"}
         : new String[] {"neighborhood", "window", "moba", "causal"};
-    for (int i = 0; i < sparse.length; i++) {
-      String w = sparse[i];
+    for (String w : sparse) {
       String base = switch (w) {
         case "neighborhood" -> "dense-d128|" + OURS + "|4096";
         case "window" -> "dense-extra|" + OURS + "|8192";
-        case "moba" -> "sparse|causal|3";
+        case "moba" -> "sparse|causal|4096";
         default -> null;
       };
-      cases.add(new Case("sparse", w, "SparseBenchmark.forward", params("workload", w), i, 0,
-          base));
+      cases.add(new Case("sparse", w, "SparseBenchmark.forward", params("workload", w),
+          w.equals("window") ? 8192 : 4096, 0, base));
     }
     workloads.put("linear", new Workload("linear", "Linear attention (ours), against the dense"
         + " kernel", "N", "", false, "Chunked causal linear attention, elu1 map, D = 128, H = 8,"
@@ -366,8 +365,8 @@ public final class Report {
 
   private String progress(int done, int total, Row r, Duration elapsed) {
     String what = String.format(Locale.ROOT, "[%3d/%d] %-16s %-24s %-22s t=%d", done, total,
-        r.c.workload, r.c.engine, workloads.get(r.c.workload).xName + "=" + fmtX(r.c.x)
-            + (r.c.workload.equals("sparse") ? " " + r.c.engine : ""), r.threads);
+        r.c.workload, r.c.engine, workloads.get(r.c.workload).xName + "=" + fmtX(r.c.x),
+        r.threads);
     if (!r.ok()) {
       return what + "  " + r.status;
     }
@@ -441,6 +440,7 @@ public final class Report {
   private String markdown(String date, List<String> pngs) {
     StringBuilder sb = new StringBuilder();
     sb.append("## Side-by-side report (").append(date).append(quick ? ", quick mode" : "")
+        .append(only != null ? ", only cases matching `" + only.pattern() + "`" : "")
         .append(")\n\n");
     sb.append(machine()).append("\n\n");
     sb.append(String.format(Locale.ROOT, "JMH, one fork per case, %d warm-up and %d measured"
@@ -550,8 +550,7 @@ public final class Report {
         + (w.unit.isEmpty() ? "" : "---|") + "---|---|---|---|\n");
     for (Row r : rs) {
       Row base = r.c.baseline == null ? null : find(r.c.baseline, r.threads);
-      String x = w.id.equals("sparse") ? r.c.engine : fmtX(r.c.x);
-      sb.append("| ").append(r.c.engine).append(" | ").append(x).append(" | ");
+      sb.append("| ").append(r.c.engine).append(" | ").append(fmtX(r.c.x)).append(" | ");
       if (!r.ok()) {
         sb.append(r.status.startsWith("skipped") ? "skipped" : "**failed**").append(" |")
             .append(w.unit.isEmpty() ? "" : " |").append(" | | | |\n");
@@ -572,7 +571,7 @@ public final class Report {
     return sb.toString();
   }
 
-  /** A row by "workload|engine|x" (sparse: "sparse|name|index"; sage-dense: dense-d128 rows). */
+  /** A row by "workload|engine|x" ("sage-dense|...": the dense-d128 rows). */
   private Row find(String key, int threads) {
     String[] k = key.split("\\|");
     for (Row r : rows) {
