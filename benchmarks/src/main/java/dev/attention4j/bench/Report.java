@@ -415,7 +415,7 @@ public final class Report {
     if (docs != null && Files.exists(docs)) {
       String text = Files.readString(docs);
       int b = text.indexOf(BEGIN);
-      int e = text.indexOf(END);
+      int e = b < 0 ? -1 : text.indexOf(END, b);
       String section = BEGIN + "\n\n" + md.replace("](", "](bench/") + "\n" + END;
       if (b >= 0 && e > b) {
         text = text.substring(0, b) + section + text.substring(e + END.length());
