@@ -2,6 +2,7 @@ package dev.attention4j.bench;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
+import java.awt.Font;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,11 +49,15 @@ final class Charts {
         JFreeChart chart = ChartFactory.createXYLineChart(w.title() + ", " + threads
                 + (threads == 1 ? " thread" : " threads"), w.xName(), w.unit(), data,
             PlotOrientation.VERTICAL, true, false, false);
+        chart.getTitle().setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
         XYPlot plot = chart.getXYPlot();
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         ((NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(true);
+        NumberAxis x = (NumberAxis) plot.getDomainAxis();
+        x.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
+        x.setAutoRangeMinimumSize(Math.max(1, data.getDomainUpperBound(false)));
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
         for (int i = 0; i < data.getSeriesCount(); i++) {
           renderer.setSeriesPaint(i, COLORS[i % COLORS.length]);
