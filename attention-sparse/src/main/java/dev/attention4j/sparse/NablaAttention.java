@@ -148,21 +148,48 @@ public final class NablaAttention implements AttentionKernel {
   /** The kept-block map of one head: {@code keep[x * nb + y]}. */
   private boolean[] keep(double[][] qa, double[][] ka, double scale) {
     int nb = qa.length;
+    int d = nb == 0 ? 0 : qa[0].length;
     boolean[] keep = new boolean[nb * nb];
     double[] a = new double[nb];
-    Integer[] order = new Integer[nb];
+    double[] sorted = new double[nb];
     for (int x = 0; x < nb; x++) {
-      double m = Double.NEGATIVE_INFINITY;
-      for (int y = 0; y < nb; y++) {
+      double[] qx = qa[x];
+      int y = 0;
+      // four blocks at a time: four independent sums, each in the order of e
+      for (; y + 4 <= nb; y += 4) {
+        double[] k0 = ka[y];
+        double[] k1 = ka[y + 1];
+        double[] k2 = ka[y + 2];
+        double[] k3 = ka[y + 3];
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        for (int e = 0; e < d; e++) {
+          double qe = qx[e];
+          s0 += qe * k0[e];
+          s1 += qe * k1[e];
+          s2 += qe * k2[e];
+          s3 += qe * k3[e];
+        }
+        a[y] = scale * s0;
+        a[y + 1] = scale * s1;
+        a[y + 2] = scale * s2;
+        a[y + 3] = scale * s3;
+      }
+      for (; y < nb; y++) {
         double dot = 0;
-        for (int e = 0; e < qa[x].length; e++) {
-          dot += qa[x][e] * ka[y][e];
+        for (int e = 0; e < d; e++) {
+          dot += qx[e] * ka[y][e];
         }
         a[y] = scale * dot;
+      }
+      double m = Double.NEGATIVE_INFINITY;
+      for (y = 0; y < nb; y++) {
         m = Math.max(m, a[y]);
       }
       double sum = 0;
-      for (int y = 0; y < nb; y++) {
+      for (y = 0; y < nb; y++) {
         a[y] = Math.exp(a[y] - m);
         sum += a[y];
       }
@@ -172,21 +199,55 @@ public final class NablaAttention implements AttentionKernel {
         Arrays.fill(keep, x * nb, (x + 1) * nb, true);
         continue;
       }
-      for (int y = 0; y < nb; y++) {
+      for (y = 0; y < nb; y++) {
         a[y] /= sum;
-        order[y] = y;
       }
-      Arrays.sort(order, (u, w) -> a[u] != a[w] ? Double.compare(a[u], a[w])
-          : Integer.compare(u, w));
-      double c = 0;
-      for (int r = 0; r < nb; r++) {
-        c += a[order[r]];
-        if (c >= 1 - threshold) {
-          keep[x * nb + order[r]] = true;
+      keepRow(a, sorted, keep, x * nb);
+    }
+    return keep;
+  }
+
+  /**
+   * The CDF rule on one row of probabilities {@code p}: in ascending order of
+   * {@code (p, block index)}, blocks are dropped while the running sum stays below
+   * {@code 1 - threshold}; the block that reaches it and all after it are kept. Equal
+   * probabilities give equal running sums whatever their order, so a primitive sort of the
+   * values finds the crossing, and among the blocks tied at the crossing value the lower indices
+   * are the ones dropped.
+   */
+  private void keepRow(double[] p, double[] sorted, boolean[] keep, int at) {
+    int nb = p.length;
+    System.arraycopy(p, 0, sorted, 0, nb);
+    Arrays.sort(sorted);
+    double c = 0;
+    int cross = nb;
+    for (int r = 0; r < nb; r++) {
+      c += sorted[r];
+      if (c >= 1 - threshold) {
+        cross = r;
+        break;
+      }
+    }
+    if (cross == nb) {
+      return;
+    }
+    double v = sorted[cross];
+    int firstTie = cross;
+    while (firstTie > 0 && sorted[firstTie - 1] == v) {
+      firstTie--;
+    }
+    int dropTies = cross - firstTie;
+    for (int y = 0; y < nb; y++) {
+      if (p[y] > v) {
+        keep[at + y] = true;
+      } else if (p[y] == v) {
+        if (dropTies > 0) {
+          dropTies--;
+        } else {
+          keep[at + y] = true;
         }
       }
     }
-    return keep;
   }
 
   /** Whether blocks {@code x} and {@code y} are within the sliding-tile window. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.attention4j.core.AttentionOptions;
+import dev.attention4j.core.DType;
 import dev.attention4j.core.AttentionResult;
 import dev.attention4j.core.MaskMod;
 import dev.attention4j.core.Tensor;
@@ -89,6 +90,35 @@ class NablaTest {
       }
     }
     System.out.println("  kept " + kept + " of " + 4 * bm.qBlocks() * bm.kBlocks());
+  }
+
+  @Test
+  void tiedBlocksAreDroppedInIndexOrder() {
+    // every key block holds the same rows, so each query block's pooled probabilities are all
+    // 1/8 (up to rounding): ascending (value, index) order is index order, the running sums are
+    // r/8, and at threshold 0.55 (drop while the sum stays below 0.45) blocks 0..2 are dropped
+    // and 3..7 kept
+    int bs = 4;
+    int s = 32;
+    SplittableRandom rnd = new SplittableRandom(808);
+    Tensor q = Support.gaussian(rnd, 1, 1, 1, s, 8);
+    Tensor row = Support.gaussian(rnd, 1, 1, 1, bs, 8);
+    Tensor k = Tensor.zeros(DType.F32, 1, 1, s, 8);
+    for (int t = 0; t < s; t++) {
+      for (int e = 0; e < 8; e++) {
+        k.set(row.getDouble(0, 0, t % bs, e), 0, 0, t, e);
+      }
+    }
+    AttentionOptions o = AttentionOptions.builder().scale(0.25).build();
+    boolean[][][] keep = oracleKeep(q, k, bs, 0.55, 0.25);
+    BlockMask bm = new NablaAttention(bs, 0.55).blockMask(q, k, o);
+    for (int x = 0; x < 8; x++) {
+      for (int y = 0; y < 8; y++) {
+        assertEquals(y >= 3, keep[0][x][y], "oracle block " + x + "," + y);
+        assertEquals(y >= 3, bm.classOf(0, 0, x, y) != dev.attention4j.core.TileClass.EMPTY,
+            "block " + x + "," + y);
+      }
+    }
   }
 
   @Test
