@@ -13,8 +13,9 @@ final class BenchRunOptions {
       description = "timed calls (default 7)")
   int reps;
 
-  @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "1",
-      description = "untimed warm-up: at least 3 calls and at least this long (default 1)")
+  @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "3",
+      description = "untimed warm-up: at least 3 calls and at least this long (default 3;"
+          + " the JIT needs about that to compile the kernels)")
   double warmup;
 
   @Option(names = "--seed", paramLabel = "S", defaultValue = "42",

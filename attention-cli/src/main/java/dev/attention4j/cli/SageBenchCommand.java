@@ -143,20 +143,22 @@ final class SageBenchCommand implements Callable<Integer> {
           .put("max_abs_err", e.maxAbs())
           .put("cosine", e.cosine())
           .put("rel_l1", e.relativeL1())
+          .put("rmse", e.rmse())
           .put("within_tolerance", ok)
           .put("err_shape", cs.toArray()));
       console.out().flush();
       return;
     }
     Table t = new Table("kernel", "variant", "impl", "threads", "B", "Hq", "Hkv", "Sq", "Sk", "D",
-        "mask", "median_ms", "min_ms", "GFLOP/s", "pairs", "cosine", "rel_l1", "max_abs_err",
-        "ok");
+        "mask", "median_ms", "min_ms", "GFLOP/s", "pairs", "cosine", "rel_l1", "rmse",
+        "max_abs_err", "ok");
     t.row("sage", variant.id(), kernel.usesEngine() ? "engine" : "scalar",
         Integer.toString(threads), Integer.toString(s.batch()), Integer.toString(s.qHeads()),
         Integer.toString(s.kvHeads()), Integer.toString(s.qLen()), Integer.toString(s.kvLen()),
         Integer.toString(s.dim()), DenseMaskOptions.describe(o), Table.fixed(median, 3),
         Table.fixed(min, 3), Table.fixed(gflops, 2), Long.toString(pairs),
-        Table.fixed(e.cosine(), 5), Table.fixed(e.relativeL1(), 4), Table.sci(e.maxAbs()),
+        Table.fixed(e.cosine(), 5), Table.fixed(e.relativeL1(), 4), Table.sci(e.rmse()),
+        Table.sci(e.maxAbs()),
         ok ? "yes" : "NO");
     t.print(console.out());
   }
