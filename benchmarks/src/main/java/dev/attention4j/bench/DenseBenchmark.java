@@ -71,9 +71,9 @@ public class DenseBenchmark {
   @Setup(Level.Trial)
   public void setup() {
     SplittableRandom rnd = new SplittableRandom(20240611L + n * 31L + d);
-    q = gaussian(rnd, 1, HEADS, n, d);
-    k = gaussian(rnd, 1, HEADS, n, d);
-    v = gaussian(rnd, 1, HEADS, n, d);
+    q = BenchData.gaussian(rnd, 1, HEADS, n, d);
+    k = BenchData.gaussian(rnd, 1, HEADS, n, d);
+    v = BenchData.gaussian(rnd, 1, HEADS, n, d);
     out = Tensor.zeros(DType.F32, 1, HEADS, n, d);
     lse = Tensor.zeros(DType.F32, 1, HEADS, n);
     options = AttentionOptions.builder().causal(causal).build();
@@ -149,14 +149,4 @@ public class DenseBenchmark {
     return o;
   }
 
-  private static Tensor gaussian(SplittableRandom rnd, int... shape) {
-    Tensor t = Tensor.zeros(DType.F32, shape);
-    float[] a = t.floatData();
-    for (int i = 0; i < a.length; i++) {
-      double u = 1.0 - rnd.nextDouble();
-      double w = rnd.nextDouble();
-      a[i] = (float) (Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
-    }
-    return t;
-  }
 }

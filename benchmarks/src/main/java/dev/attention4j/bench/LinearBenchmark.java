@@ -69,9 +69,9 @@ public class LinearBenchmark {
   @Setup(Level.Trial)
   public void setup() {
     SplittableRandom rnd = new SplittableRandom(20240611L + n);
-    q = gaussian(rnd, 1, HEADS, n, D);
-    k = gaussian(rnd, 1, HEADS, n, D);
-    v = gaussian(rnd, 1, HEADS, n, D);
+    q = BenchData.gaussian(rnd, 1, HEADS, n, D);
+    k = BenchData.gaussian(rnd, 1, HEADS, n, D);
+    v = BenchData.gaussian(rnd, 1, HEADS, n, D);
     out = Tensor.zeros(DType.F32, 1, HEADS, n, D);
     options = LinearOptions.builder(FeatureMap.elu1()).causal(true).chunkSize(chunk).build();
     sampleHead = new int[SAMPLES];
@@ -141,12 +141,4 @@ public class LinearBenchmark {
     return x > 0 ? x + 1 : Math.exp(x);
   }
 
-  private static Tensor gaussian(SplittableRandom rnd, int... shape) {
-    Tensor t = Tensor.zeros(DType.F32, shape);
-    float[] a = t.floatData();
-    for (int i = 0; i < a.length; i++) {
-      a[i] = (float) rnd.nextGaussian();
-    }
-    return t;
-  }
 }

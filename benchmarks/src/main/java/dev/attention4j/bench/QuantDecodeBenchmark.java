@@ -72,13 +72,13 @@ public class QuantDecodeBenchmark {
   @Setup(Level.Trial)
   public void setup() {
     SplittableRandom rnd = new SplittableRandom(20240612L + kvLen);
-    q = gaussian(rnd, 1, HQ, 1, D);
+    q = BenchData.gaussian(rnd, 1, HQ, 1, D);
     cache = new QuantizedKvCache(HKV, D, D, PAGE, (kvLen + PAGE - 1) / PAGE,
         kvDtype.equals("int8") ? QuantizedKvCache.Format.INT8 : QuantizedKvCache.Format.FP8);
     seqIds = new int[] {cache.newSequence()};
     for (int t = 0; t < kvLen; t += 1024) {
       int n = Math.min(1024, kvLen - t);
-      cache.append(seqIds[0], gaussian(rnd, HKV, n, D), gaussian(rnd, HKV, n, D));
+      cache.append(seqIds[0], BenchData.gaussian(rnd, HKV, n, D), BenchData.gaussian(rnd, HKV, n, D));
     }
     out = Tensor.zeros(DType.F32, 1, HQ, 1, D);
     lse = Tensor.zeros(DType.F32, 1, HQ, 1);
@@ -152,14 +152,4 @@ public class QuantDecodeBenchmark {
     return o;
   }
 
-  private static Tensor gaussian(SplittableRandom rnd, int... shape) {
-    Tensor t = Tensor.zeros(DType.F32, shape);
-    float[] x = t.floatData();
-    for (int i = 0; i < x.length; i++) {
-      double u = 1.0 - rnd.nextDouble();
-      double w = rnd.nextDouble();
-      x[i] = (float) (Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
-    }
-    return t;
-  }
 }

@@ -74,9 +74,9 @@ public class SageBenchmark {
   @Setup(Level.Trial)
   public void setup() {
     SplittableRandom rnd = new SplittableRandom(20250601L + n * 31L + d);
-    q = gaussian(rnd, 1, HEADS, n, d);
-    k = gaussian(rnd, 1, HEADS, n, d);
-    v = gaussian(rnd, 1, HEADS, n, d);
+    q = BenchData.gaussian(rnd, 1, HEADS, n, d);
+    k = BenchData.gaussian(rnd, 1, HEADS, n, d);
+    v = BenchData.gaussian(rnd, 1, HEADS, n, d);
     out = Tensor.zeros(DType.F32, 1, HEADS, n, d);
     lse = Tensor.zeros(DType.F32, 1, HEADS, n);
     options = AttentionOptions.builder().causal(causal).build();
@@ -131,12 +131,4 @@ public class SageBenchmark {
     return out;
   }
 
-  private static Tensor gaussian(SplittableRandom rnd, int... shape) {
-    Tensor t = Tensor.zeros(DType.F32, shape);
-    float[] x = t.floatData();
-    for (int i = 0; i < x.length; i++) {
-      x[i] = (float) rnd.nextGaussian();
-    }
-    return t;
-  }
 }

@@ -74,9 +74,9 @@ public class SparseBenchmark {
   public void setup() {
     n = workload.equals("window") ? 8192 : 4096;
     SplittableRandom rnd = new SplittableRandom(20240612L + n);
-    q = gaussian(rnd, 1, HEADS, n, D);
-    k = gaussian(rnd, 1, HEADS, n, D);
-    v = gaussian(rnd, 1, HEADS, n, D);
+    q = BenchData.gaussian(rnd, 1, HEADS, n, D);
+    k = BenchData.gaussian(rnd, 1, HEADS, n, D);
+    v = BenchData.gaussian(rnd, 1, HEADS, n, D);
     out = Tensor.zeros(DType.F32, 1, HEADS, n, D);
     Tensor lse = Tensor.zeros(DType.F32, 1, HEADS, n);
     pool = new ForkJoinPool(threads);
@@ -194,14 +194,4 @@ public class SparseBenchmark {
     return o;
   }
 
-  private static Tensor gaussian(SplittableRandom rnd, int... shape) {
-    Tensor t = Tensor.zeros(DType.F32, shape);
-    float[] a = t.floatData();
-    for (int i = 0; i < a.length; i++) {
-      double u = 1.0 - rnd.nextDouble();
-      double w = rnd.nextDouble();
-      a[i] = (float) (Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w));
-    }
-    return t;
-  }
 }
