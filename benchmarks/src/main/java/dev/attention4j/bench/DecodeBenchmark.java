@@ -50,7 +50,7 @@ public class DecodeBenchmark {
   private static final int PAGE = 256;
   private static final int[] SAMPLE_HEADS = {0, 13, 31};
 
-  @Param({"4096", "32768"})
+  @Param({"4096", "5000", "32768"})
   int kvLen;
 
   @Param({"f32", "f16"})

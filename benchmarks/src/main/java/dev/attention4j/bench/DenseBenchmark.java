@@ -44,7 +44,7 @@ public class DenseBenchmark {
   private static final int HEADS = 8;
   private static final int SAMPLES = 6;
 
-  @Param({"1024", "2048", "4096"})
+  @Param({"1024", "1500", "2048", "4096"})
   int n;
 
   @Param({"64", "128"})

@@ -50,7 +50,7 @@ public class LinearBenchmark {
   private static final int D = 128;
   private static final int SAMPLES = 4;
 
-  @Param({"8192", "65536"})
+  @Param({"8192", "10000", "65536"})
   int n;
 
   @Param({"64"})

@@ -48,7 +48,7 @@ public class SageBenchmark {
   @Param({"sage1", "sage2-int8", "sage2-int4", "sage3-nvfp4"})
   String variant;
 
-  @Param({"1024", "2048"})
+  @Param({"1024", "1500", "2048"})
   int n;
 
   @Param({"128"})
