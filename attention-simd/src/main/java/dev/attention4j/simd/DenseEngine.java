@@ -98,16 +98,24 @@ public final class DenseEngine {
   private final Mask.Band band;
   private final Mask.Band bandPart;
   private final boolean elementMask;
+  /** The mask when it is a {@link BoxMask} alone (vector compares on PARTIAL tiles). */
+  private final BoxMask boxMask;
   private final Rows kRows;
   private final Rows vRows;
   private final boolean rowModeOk;
   private final TileHook hook;
+  /** {@code {0, br, 2 br, ...}}: a gather down one column of a transposed tile. */
+  private final int[] stride;
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
       AttentionOptions options, TileHook hook) {
     this.hook = hook;
     this.lanes = lanes;
     this.br = Micro.TILE_VECTORS * lanes.species().length();
+    this.stride = new int[lanes.species().length()];
+    for (int e = 0; e < stride.length; e++) {
+      stride[e] = e * br;
+    }
     this.bc = KEY_TILE;
     this.shape = shape;
     this.group = shape.groupSize();
@@ -147,6 +155,11 @@ public final class DenseEngine {
       other = true;
     }
     this.band = other ? null : found;
+    this.boxMask = mask instanceof Mask.Custom c && c.mod() instanceof BoxMask box ? box : null;
+    if (boxMask != null && (boxMask.queries() < shape.qLen() || boxMask.keys() < shape.kvLen())) {
+      throw new IllegalArgumentException("box mask covers " + boxMask.queries() + " queries and "
+          + boxMask.keys() + " keys, but Sq = " + shape.qLen() + " and Sk = " + shape.kvLen());
+    }
     this.bandPart = found;
     this.elementMask = other;
   }
@@ -661,6 +674,9 @@ public final class DenseEngine {
     s.p0 = p0;
     int nv = rows <= n ? 1 : Micro.TILE_VECTORS;
     setupLanes(s, g, p0, rows);
+    if (boxMask != null) {
+      boxLanes(s, rows);
+    }
     if (rowMode) {
       packRows(s, b, rows, d);
       Arrays.fill(s.or, 0, Micro.rowGroups(rows) * Micro.ROW_GROUP * dv, 0f);
@@ -749,9 +765,35 @@ public final class DenseEngine {
     }
   }
 
+  /** The {@link BoxMask} bounds of the tile's query rows, lane by lane (padding lanes see none). */
+  private void boxLanes(Scratch s, int rows) {
+    int axes = boxMask.axes();
+    if (s.boxLo.length < axes * br) {
+      s.boxLo = new float[axes * br];
+      s.boxHi = new float[axes * br];
+    }
+    for (int a = 0; a < axes; a++) {
+      float[] lo = boxMask.lo[a];
+      float[] hi = boxMask.hi[a];
+      for (int r = 0; r < br; r++) {
+        int i = s.laneI[r];
+        s.boxLo[a * br + r] = r < rows ? lo[i] : 1f;
+        s.boxHi[a * br + r] = r < rows ? hi[i] : 0f;
+      }
+    }
+  }
+
   /** The transposed query tile, pre-scaled: {@code qt[e * br + r] = scale * Q[b, h_r, i_r, e]}. */
   private void packQueries(Scratch s, int b, int rows, int d) {
     float[] qt = s.qt;
+    if (q.dtype() == DType.F32 && q.stride(3) == 1) {
+      for (int r = 0; r < br; r++) {
+        s.rowOff[r] = r < rows ? (int) (q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
+            + s.laneI[r] * q.stride(2)) : 0;
+      }
+      Micro.packTransposed(lanes, q.floatData(), s.rowOff, rows, d, scale, qt);
+      return;
+    }
     float[] row = s.row;
     for (int r = 0; r < rows; r++) {
       long base = q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
@@ -806,7 +848,9 @@ public final class DenseEngine {
       Micro.softcapAndAlibi(lanes, nv, s.st, cols, j0, softcap, slopes == null ? null : s.slope,
           s.qi, diag);
     }
-    if (scoreMod != null || (partial && elementMask)) {
+    if (partial && boxMask != null && scoreMod == null) {
+      Micro.box(lanes, nv, s.st, cols, j0, boxMask.axes(), s.boxLo, s.boxHi, boxMask.key);
+    } else if (scoreMod != null || (partial && elementMask)) {
       maskAndModify(s, rows, b, j0, cols, partial, diag);
     } else if (partial && band != null) {
       Micro.band(lanes, nv, s.st, cols, j0, diag, band.left(), band.right(), s.qi);
@@ -921,10 +965,10 @@ public final class DenseEngine {
           for (int e = 0; e < dv; e++) {
             od[o + e] = empty ? 0f : s.or[r * dv + e] * inv;
           }
+        } else if (empty) {
+          Arrays.fill(od, o, o + dv, 0f);
         } else {
-          for (int e = 0; e < dv; e++) {
-            od[o + e] = empty ? 0f : s.ot[e * br + r] * inv;
-          }
+          Micro.unpackRow(lanes, s.ot, r, dv, inv, stride, od, o);
         }
       } else {
         long s3 = out.stride(3);
@@ -1199,6 +1243,7 @@ public final class DenseEngine {
     float[] slope = new float[0];
     int[] laneH = new int[0];
     int[] laneI = new int[0];
+    int[] rowOff = new int[0];
     float[] row = new float[0];
     float[] kbuf = new float[0];
     float[] vbuf = new float[0];
@@ -1212,6 +1257,8 @@ public final class DenseEngine {
     float[] sr = new float[0];
     float[] tmp = new float[0];
     float[] ones = new float[0];
+    float[] boxLo = new float[0];
+    float[] boxHi = new float[0];
     boolean rowMode;
     int p0;
     int at;
@@ -1255,6 +1302,7 @@ public final class DenseEngine {
         slope = new float[br];
         laneH = new int[br];
         laneI = new int[br];
+        rowOff = new int[br];
       }
       if (row.length < d) {
         row = new float[d];

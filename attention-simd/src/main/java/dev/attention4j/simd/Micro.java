@@ -1,6 +1,7 @@
 package dev.attention4j.simd;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -860,6 +861,86 @@ final class Micro {
         x = x.blend(ninf, qiv.compare(VectorOperators.LT, first)
             .or(qiv.compare(VectorOperators.GT, last)));
         x.intoArray(st, at);
+      }
+    }
+  }
+
+  /**
+   * The transposed, scaled query tile from float32 rows: {@code qt[e * br + r] = scale *
+   * x[rowOff[r] + e]} for {@code r < rows}, zero for the other lanes of the tile. Vector gathers
+   * down the rows instead of one scalar store per element.
+   */
+  static void packTransposed(Lanes w, float[] x, int[] rowOff, int rows, int d, float scale,
+      float[] qt) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    int nv = (rows + n - 1) / n;
+    for (int v = 0; v < nv; v++) {
+      if ((v + 1) * n <= rows) {
+        for (int e = 0; e < d; e++) {
+          FloatVector.fromArray(s, x, e, rowOff, v * n).mul(scale).intoArray(qt, e * br + v * n);
+        }
+      } else {
+        VectorMask<Float> live = s.indexInRange(v * n, rows);
+        for (int e = 0; e < d; e++) {
+          FloatVector.fromArray(s, x, e, rowOff, v * n, live).mul(scale)
+              .intoArray(qt, e * br + v * n);
+        }
+      }
+    }
+    FloatVector zero = FloatVector.zero(s);
+    for (int v = nv; v < TILE_VECTORS; v++) {
+      for (int e = 0; e < d; e++) {
+        zero.intoArray(qt, e * br + v * n);
+      }
+    }
+  }
+
+  /**
+   * One normalised output row from the transposed accumulator: {@code dst[at + e] =
+   * ot[e * br + r] * inv} for {@code e < dv}, by vector gathers down the accumulator's column
+   * ({@code stride} = {@code {0, br, 2 br, ...}}).
+   */
+  static void unpackRow(Lanes w, float[] ot, int r, int dv, float inv, int[] stride, float[] dst,
+      int at) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    int e = 0;
+    for (int bound = s.loopBound(dv); e < bound; e += n) {
+      FloatVector.fromArray(s, ot, r + e * br, stride, 0).mul(inv).intoArray(dst, at + e);
+    }
+    for (; e < dv; e++) {
+      dst[at + e] = ot[e * br + r] * inv;
+    }
+  }
+
+  /**
+   * {@link BoxMask} on a tile: {@code st[c * br + r] = -inf} unless, for every axis {@code a},
+   * {@code lo[a * br + r] <= key[a][j0 + c] <= hi[a * br + r]} (the per-lane bounds gathered for
+   * the query tile).
+   */
+  static void box(Lanes w, int nv, float[] st, int cols, int j0, int axes, float[] lo,
+      float[] hi, float[][] key) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector ninf = FloatVector.broadcast(s, Float.NEGATIVE_INFINITY);
+    for (int v = 0; v < nv; v++) {
+      int lane = v * n;
+      for (int c = 0; c < cols; c++) {
+        int at = c * br + lane;
+        float y = key[0][j0 + c];
+        VectorMask<Float> out = FloatVector.fromArray(s, lo, lane).compare(VectorOperators.GT, y)
+            .or(FloatVector.fromArray(s, hi, lane).compare(VectorOperators.LT, y));
+        for (int a = 1; a < axes; a++) {
+          y = key[a][j0 + c];
+          out = out.or(FloatVector.fromArray(s, lo, a * br + lane)
+                  .compare(VectorOperators.GT, y))
+              .or(FloatVector.fromArray(s, hi, a * br + lane).compare(VectorOperators.LT, y));
+        }
+        FloatVector.fromArray(s, st, at).blend(ninf, out).intoArray(st, at);
       }
     }
   }

@@ -109,19 +109,18 @@ public final class NeighborhoodAttention implements AttentionKernel {
 
   /**
    * The permuted path (no ALiBi, no score modifier, whose logits depend on the row-major
-   * positions): queries gathered patch by patch into a float32 scratch copy of Q, the engine runs
-   * each patch against its exact key runs ({@link NeighborhoodPatches}), and each patch's rows are
-   * written back to their grid positions right after. Each query tile is computed by one thread
-   * with a fixed plan, so the result does not depend on the thread count.
+   * positions): K and V are gathered once into float32 scratch copies in the plan's token order
+   * ({@link #permutation()}), queries patch slab by slab; the engine runs each slab against its
+   * exact key runs ({@link NeighborhoodPatches}), and each slab's rows are written back to their
+   * grid positions right after. Each query tile is computed by one thread with a fixed plan, so
+   * the result does not depend on the thread count.
    */
   private void forwardPatches(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options, AttentionShape s) {
-    int n = s.qLen();
-    int d = s.headDim();
-    int dv = s.valueDim();
-    int hq = s.qHeads();
-    long rows = (long) s.batch() * hq * n;
-    float[] buf = scratch.take(rows * (d + dv + 1));
+    long rows = (long) s.batch() * s.qHeads() * s.qLen();
+    long kvRows = (long) s.batch() * s.kvHeads() * s.kvLen();
+    float[] buf = scratch.take(rows * (s.headDim() + s.valueDim() + 1)
+        + kvRows * (s.headDim() + s.valueDim()));
     try {
       forwardPatches(q, k, v, out, lse, options, s, buf);
     } finally {
@@ -135,22 +134,36 @@ public final class NeighborhoodAttention implements AttentionKernel {
     int d = s.headDim();
     int dv = s.valueDim();
     int hq = s.qHeads();
+    int hkv = s.kvHeads();
     long rows = (long) s.batch() * hq * n;
-    // every row a tile reads is written first: Q rows gathered, O and LSE rows by the engine
+    long kvRows = (long) s.batch() * hkv * n;
+    // every row a tile reads is written first: Q, K, V rows gathered, O and LSE rows by the engine
     Tensor qc = SpareFloats.view(buf, 0, s.batch(), hq, n, d);
     Tensor oc = SpareFloats.view(buf, rows * d, s.batch(), hq, n, dv);
     Tensor lc = lse == null ? null : SpareFloats.view(buf, rows * (d + dv), s.batch(), hq, n);
+    long kAt = rows * (d + dv + 1);
+    Tensor kc = SpareFloats.view(buf, kAt, s.batch(), hkv, n, d);
+    Tensor vc = SpareFloats.view(buf, kAt + kvRows * d, s.batch(), hkv, n, dv);
     NeighborhoodPatches plan = plan();
-    DenseEngine eng = simd.engine(qc, k, v, options.toBuilder().mask(Mask.custom(plan.mask))
+    int[] order = plan.order;
+    Parallel.forEach(simd.pool(), s.batch() * hkv, bg -> {
+      int b = bg / hkv;
+      int g = bg % hkv;
+      long base = (long) bg * n;
+      for (int t = 0; t < n; t++) {
+        copyRow(k, b, g, order[t], buf, (int) (kAt + (base + t) * d), d);
+        copyRow(v, b, g, order[t], buf, (int) (kAt + kvRows * d + (base + t) * dv), dv);
+      }
+    });
+    DenseEngine eng = simd.engine(qc, kc, vc, options.toBuilder().mask(Mask.custom(plan.mask))
         .build());
     int group = s.groupSize();
     int tiles = plan.keys.length;
     int perBg = group * tiles;
-    int[] order = plan.order;
-    Parallel.forEach(simd.pool(), s.batch() * s.kvHeads() * perBg, t -> {
+    Parallel.forEach(simd.pool(), s.batch() * hkv * perBg, t -> {
       int bg = t / perBg;
-      int b = bg / s.kvHeads();
-      int g = bg % s.kvHeads();
+      int b = bg / hkv;
+      int g = bg % hkv;
       int hl = (t % perBg) / tiles;
       int tile = t % tiles;
       int h = g * group + hl;
@@ -179,6 +192,50 @@ public final class NeighborhoodAttention implements AttentionKernel {
               lc.floatData()[(int) (lc.offset() + qBase + r)]);
         }
       }
+    });
+  }
+
+  /**
+   * The token order of the fused plan: {@link #forwardPermuted} takes Q, K, V and gives O and
+   * LSE in this order ({@link TokenPermutation#permute}, {@link TokenPermutation#unpermute}).
+   * Its tiles are the patch shape this kernel chose for the neighborhood and the vector width.
+   */
+  public TokenPermutation permutation() {
+    return plan().permutation;
+  }
+
+  /**
+   * Neighborhood attention on tensors whose tokens are already in {@link #permutation()} order
+   * (GNA's "token permute" done once for a whole model, for example): Q, K, V, O and LSE all in
+   * that order, no copy or conversion made. Equal to permuting the inputs, calling
+   * {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor, AttentionOptions)} and permuting the
+   * outputs. With {@code stride == kernel} aligned to the patches (Swin windows), every query
+   * tile is one FULL block of keys.
+   *
+   * @throws IllegalArgumentException as {@code forward}, and if the options carry ALiBi or a
+   *     score modifier (their positions are row-major)
+   */
+  public void forwardPermuted(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+      AttentionOptions options) {
+    AttentionShape s = check(q, k, v, out, lse, options);
+    if (options.hasBias()) {
+      throw new IllegalArgumentException("forwardPermuted takes no ALiBi or score modifier"
+          + " (their positions are row-major); use forward");
+    }
+    NeighborhoodPatches plan = plan();
+    DenseEngine eng = simd.engine(q, k, v, options.toBuilder().mask(Mask.custom(plan.mask))
+        .build());
+    int n = s.qLen();
+    int group = s.groupSize();
+    int hkv = s.kvHeads();
+    int tiles = plan.keys.length;
+    int perBg = group * tiles;
+    Parallel.forEach(simd.pool(), s.batch() * hkv * perBg, t -> {
+      int bg = t / perBg;
+      int hl = (t % perBg) / tiles;
+      int tile = t % tiles;
+      eng.attend(bg / hkv, bg % hkv, hl * n + plan.starts[tile], hl * n + plan.starts[tile + 1],
+          plan.keys[tile], out, lse);
     });
   }
 

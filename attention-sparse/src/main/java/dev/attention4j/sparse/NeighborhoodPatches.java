@@ -1,51 +1,75 @@
 package dev.attention4j.sparse;
 
-import dev.attention4j.core.MaskMod;
 import dev.attention4j.core.TileClass;
+import dev.attention4j.simd.BoxMask;
 import dev.attention4j.simd.KeyTiles;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
- * The permuted execution plan of a neighborhood (GNA's multi-dimensional query tiles,
- * kernel-notes §3.3): the queries are reordered ({@link TokenPermutation#tiles}) so that every
- * engine query tile is a compact patch of the grid (for example 6x8 in 2-D, 48 rows at 512 bits),
- * whose windows reach a small box of keys. Keys stay in row-major order: per query tile the key box
- * is visited as runs along the last axis, and each run is split exactly into a FULL middle (every
- * query of the patch sees those keys, no mask work) and PARTIAL ends; runs no query sees are left
- * out. The key tiles of every query tile are computed once per plan (they depend only on the
- * neighborhood and the tile size) and shared read-only by all threads.
+ * The permuted execution plan of a neighborhood (GNA's multi-dimensional tiles, kernel-notes
+ * §3.3). Queries, keys and values are reordered by one {@link TokenPermutation}: the grid is cut
+ * into patches (for example 8x8 in 2-D), each contiguous and row-major inside. An engine query
+ * tile is a slab of whole rows of one patch (at most {@code tileRows} queries, for example 6x8
+ * and 2x8 for an 8x8 patch at 512 bits), so its windows reach a small box of keys, and that box
+ * is visited patch by patch: in each key patch only the rows (first axis) the box reaches, one
+ * contiguous range, classified exactly for the slab (FULL when every query sees every key of the
+ * range, no mask work; PARTIAL otherwise); adjacent ranges of one class are merged into one run.
+ * With {@code stride == kernel} and windows aligned to the patches (Swin), every slab sees one
+ * FULL run.
  *
- * <p>The PARTIAL ends are evaluated by {@link PatchMask}, one final class whose predicate reads the
- * query's precomputed per-axis window (indexed by its permuted position) and the key's
- * coordinates: a few loads and compares, no allocation. Memory: {@code O(n S)} ints plus the key
- * tiles of each query tile. Immutable and thread-safe.
+ * <p>The patch shape minimises an estimate of the engine's work over the whole grid (keys
+ * visited times query vectors, plus a cost per run). The key runs of every query tile are computed
+ * once per plan (they depend only on the neighborhood and the tile size) and shared read-only by
+ * all threads. PARTIAL runs are masked by a {@link BoxMask} in permuted positions, which the engine
+ * evaluates with vector compares. Memory: {@code O(n S)} ints and floats plus the key runs.
+ * Immutable and thread-safe.
  */
 final class NeighborhoodPatches {
 
-  /** Estimated cost of a run, in keys (tails of the 8-key score blocks, softmax per tile). */
+  /** Estimated cost of a run, in keys (softmax rescale per tile, tails of 8-key blocks). */
   private static final int RUN_COST = 16;
+  /** Estimated cost of a query tile, in keys (packing the queries, writing the rows). */
+  private static final int TILE_COST = 32;
+  /** The patch lengths tried on each axis (and the whole axis). */
+  private static final int[] SIZES = {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40,
+      48, 56, 64};
+  /** Query vectors of a full engine tile. */
+  private static final int TILE_VECTORS = 3;
 
   final int tileRows;
-  final int[] tile;
+  /** The patch (permutation tile) shape. */
+  final int[] patch;
+  final TokenPermutation permutation;
   /** {@code order[t]} = original token at permuted position {@code t}. */
   final int[] order;
   /** Starts of the query tiles in permuted positions, then the token count. */
   final int[] starts;
-  /** The key tiles of each query tile (read-only once built). */
+  /** The key runs of each query tile, in permuted positions (read-only once built). */
   final KeyTiles[] keys;
-  final PatchMask mask;
+  /** The neighborhood predicate in permuted positions (queries and keys alike). */
+  final BoxMask mask;
+
+  private final int n;
+  private final int[] grid;
+  private final int[] dil;
+  /** Per axis and grid coordinate, the window in grid coordinates (with its dilation group). */
+  private final int[][] lo;
+  private final int[][] hi;
+  /** Number of patches per axis, and the permuted position where each patch starts. */
+  private final int[] count;
+  private final int[] patchStart;
 
   NeighborhoodPatches(Neighborhood nb, int tileRows) {
     this.tileRows = tileRows;
-    int n = nb.rank();
-    int[] grid = nb.grid();
-    this.tile = chooseTile(nb, tileRows);
-    this.order = TokenPermutation.tiles(grid, tile).order();
-    int tokens = order.length;
-    // per-axis windows per coordinate (grid coordinates, same dilation group)
-    int[][] lo = new int[n][];
-    int[][] hi = new int[n][];
-    int[] dil = nb.dilation();
+    this.n = nb.rank();
+    this.grid = nb.grid();
+    this.dil = nb.dilation();
+    this.lo = new int[n][];
+    this.hi = new int[n][];
     for (int a = 0; a < n; a++) {
       lo[a] = new int[grid[a]];
       hi[a] = new int[grid[a]];
@@ -55,221 +79,300 @@ final class NeighborhoodPatches {
         hi[a][x] = w[1] * dil[a] + x % dil[a];
       }
     }
+    this.patch = choosePatch(grid, lo, hi, tileRows);
+    this.permutation = TokenPermutation.tiles(grid, patch);
+    this.order = permutation.order();
+    this.mask = boxMask(nb, order);
+    this.count = new int[n];
+    int patches = 1;
+    for (int a = 0; a < n; a++) {
+      count[a] = (grid[a] + patch[a] - 1) / patch[a];
+      patches *= count[a];
+    }
+    // patches in row-major order of their coordinates, each contiguous
+    this.patchStart = new int[patches];
+    List<Integer> tileStarts = new ArrayList<>();
+    List<KeyTiles> tileKeys = new ArrayList<>();
+    int[] p0 = new int[n];
+    int[] p1 = new int[n];
+    int pos = 0;
+    for (int id = 0; id < patches; id++) {
+      patchBox(id, p0, p1);
+      patchStart[id] = pos;
+      int inner = 1;
+      for (int a = 1; a < n; a++) {
+        inner *= p1[a] - p0[a];
+      }
+      pos += (p1[0] - p0[0]) * inner;
+    }
+    int[] t0 = new int[n];
+    int[] t1 = new int[n];
+    for (int id = 0; id < patches; id++) {
+      patchBox(id, p0, p1);
+      int inner = 1;
+      for (int a = 1; a < n; a++) {
+        inner *= p1[a] - p0[a];
+      }
+      int slab = Math.max(1, tileRows / inner);
+      System.arraycopy(p0, 0, t0, 0, n);
+      System.arraycopy(p1, 0, t1, 0, n);
+      for (int y = p0[0]; y < p1[0]; y += slab) {
+        t0[0] = y;
+        t1[0] = Math.min(p1[0], y + slab);
+        tileStarts.add(patchStart[id] + (y - p0[0]) * inner);
+        tileKeys.add(plan(t0, t1));
+      }
+    }
+    this.starts = new int[tileStarts.size() + 1];
+    for (int t = 0; t < tileStarts.size(); t++) {
+      starts[t] = tileStarts.get(t);
+    }
+    starts[tileStarts.size()] = pos;
+    this.keys = tileKeys.toArray(new KeyTiles[0]);
+  }
+
+  /** The grid box {@code [p0, p1)} of patch {@code id} (row-major over the patch coordinates). */
+  private void patchBox(int id, int[] p0, int[] p1) {
+    int rest = id;
+    for (int a = n - 1; a >= 0; a--) {
+      int c = rest % count[a];
+      rest /= count[a];
+      p0[a] = c * patch[a];
+      p1[a] = Math.min(grid[a], p0[a] + patch[a]);
+    }
+  }
+
+  /**
+   * The neighborhood as interval tests on the permuted tokens: per axis, the key coordinate lies
+   * in the query's window; a dilated axis is two tests (same dilation group, then the in-group
+   * index in the in-group window).
+   */
+  private static BoxMask boxMask(Neighborhood nb, int[] order) {
+    int n = nb.rank();
+    int[] grid = nb.grid();
+    int tokens = order.length;
+    int axes = 0;
+    for (int a = 0; a < n; a++) {
+      axes += nb.dilation(a) == 1 ? 1 : 2;
+    }
+    int[][] qlo = new int[axes][tokens];
+    int[][] qhi = new int[axes][tokens];
+    int[][] key = new int[axes][tokens];
     int[] step = new int[n];
     for (int a = n - 1, s = 1; a >= 0; s *= grid[a], a--) {
       step[a] = s;
     }
-    int[] qlo = new int[tokens * n];
-    int[] qhi = new int[tokens * n];
-    int[] kc = new int[tokens * n];
-    for (int t = 0; t < tokens; t++) {
-      for (int a = 0; a < n; a++) {
-        int xq = (order[t] / step[a]) % grid[a];
-        qlo[t * n + a] = lo[a][xq];
-        qhi[t * n + a] = hi[a][xq];
-        kc[t * n + a] = (t / step[a]) % grid[a];
-      }
-    }
-    this.mask = new PatchMask(n, qlo, qhi, kc, dil);
-    // query tiles in tile order, each a box [t0, t1) per axis
-    int[] count = new int[n];
-    int tiles = 1;
-    for (int a = 0; a < n; a++) {
-      count[a] = (grid[a] + tile[a] - 1) / tile[a];
-      tiles *= count[a];
-    }
-    this.starts = new int[tiles + 1];
-    this.keys = new KeyTiles[tiles];
-    int[] t0 = new int[n];
-    int[] t1 = new int[n];
-    int pos = 0;
-    for (int id = 0; id < tiles; id++) {
-      int rest = id;
-      int rows = 1;
-      for (int a = n - 1; a >= 0; a--) {
-        int c = rest % count[a];
-        rest /= count[a];
-        t0[a] = c * tile[a];
-        t1[a] = Math.min(grid[a], t0[a] + tile[a]);
-        rows *= t1[a] - t0[a];
-      }
-      starts[id] = pos;
-      pos += rows;
-      keys[id] = plan(n, grid, step, dil, lo, hi, t0, t1);
-    }
-    starts[tiles] = pos;
-  }
-
-  /**
-   * The query patch: per-axis sizes with product at most {@code tileRows} minimising the estimated
-   * engine work (query tiles x (keys in the window box + a cost per run) x query vectors).
-   */
-  static int[] chooseTile(Neighborhood nb, int tileRows) {
-    int n = nb.rank();
-    int lanes = Math.max(1, tileRows / 3);
-    int[] best = null;
-    double bestCost = Double.POSITIVE_INFINITY;
-    int[] t = new int[3];
-    int[] g = Arrays.copyOf(nb.grid(), 3);
-    for (int a = n; a < 3; a++) {
-      g[a] = 1;
-    }
-    for (t[0] = 1; t[0] <= Math.min(g[0], tileRows); t[0]++) {
-      for (t[1] = 1; t[1] <= Math.min(g[1], tileRows / t[0]); t[1]++) {
-        for (t[2] = 1; t[2] <= Math.min(g[2], tileRows / (t[0] * t[1])); t[2]++) {
-          double tiles = 1;
-          double box = 1;
-          double runs = 1;
-          for (int a = 0; a < n; a++) {
-            tiles *= Math.ceil((double) g[a] / t[a]);
-            long span = Math.min(g[a], t[a] + (long) (nb.kernel(a) - 1) * nb.dilation(a));
-            box *= span;
-            if (a < n - 1) {
-              runs *= span;
-            }
-          }
-          int rows = t[0] * t[1] * t[2];
-          double cost = tiles * (box + RUN_COST * runs) * (rows <= lanes ? 1 : 3);
-          if (cost < bestCost - 1e-9) {
-            bestCost = cost;
-            best = Arrays.copyOf(t, n);
-          }
+    for (int a = 0, ax = 0; a < n; a++) {
+      int d = nb.dilation(a);
+      for (int t = 0; t < tokens; t++) {
+        int x = (order[t] / step[a]) % grid[a];
+        int[] w = nb.window(a, x);
+        if (d == 1) {
+          qlo[ax][t] = w[0];
+          qhi[ax][t] = w[1];
+          key[ax][t] = x;
+        } else {
+          qlo[ax][t] = x % d;
+          qhi[ax][t] = x % d;
+          key[ax][t] = x % d;
+          qlo[ax + 1][t] = w[0];
+          qhi[ax + 1][t] = w[1];
+          key[ax + 1][t] = x / d;
         }
       }
+      ax += d == 1 ? 1 : 2;
     }
-    return best;
+    return new BoxMask(qlo, qhi, key);
   }
 
-  /** The exact key tiles of the query box {@code [t0, t1)}. */
-  private static KeyTiles plan(int n, int[] grid, int[] step, int[] dil, int[][] lo, int[][] hi,
-      int[] t0, int[] t1) {
-    int last = n - 1;
+  /** The exact key runs of the query box {@code [t0, t1)} (grid coordinates). */
+  private KeyTiles plan(int[] t0, int[] t1) {
+    // per axis: the union and the intersection of the queries' windows
     int[] u0 = new int[n];
     int[] u1 = new int[n];
+    int[] f0 = new int[n];
+    int[] f1 = new int[n];
+    int[] c0 = new int[n];
+    int[] c1 = new int[n];
     for (int a = 0; a < n; a++) {
       u0[a] = Integer.MAX_VALUE;
       u1[a] = Integer.MIN_VALUE;
+      f0[a] = Integer.MIN_VALUE;
+      f1[a] = Integer.MAX_VALUE;
       for (int x = t0[a]; x < t1[a]; x++) {
         u0[a] = Math.min(u0[a], lo[a][x]);
         u1[a] = Math.max(u1[a], hi[a][x]);
+        f0[a] = Math.max(f0[a], lo[a][x]);
+        f1[a] = Math.min(f1[a], hi[a][x]);
       }
+      c0[a] = u0[a] / patch[a];
+      c1[a] = u1[a] / patch[a];
     }
-    // the columns every query sees (dilation 1 on the last axis only)
-    int f0 = Integer.MIN_VALUE;
-    int f1 = Integer.MAX_VALUE;
-    for (int x = t0[last]; x < t1[last]; x++) {
-      f0 = Math.max(f0, lo[last][x]);
-      f1 = Math.min(f1, hi[last][x]);
-    }
-    boolean fullCols = dil[last] == 1 && f1 - f0 + 1 >= Integer.getInteger("a4j.na.split", 32);
     KeyTiles into = new KeyTiles();
-    int[] y = new int[n];
-    for (int a = 0; a < last; a++) {
-      y[a] = u0[a];
-    }
+    int[] c = c0.clone();
+    int[] k0 = new int[n];
+    int[] k1 = new int[n];
     int runStart = -1;
     int runEnd = -1;
     boolean runFull = false;
     while (true) {
-      boolean any = true;
-      boolean all = true;
-      int base = 0;
-      for (int a = 0; a < last; a++) {
-        boolean anyA = false;
-        boolean allA = true;
-        for (int x = t0[a]; x < t1[a]; x++) {
-          boolean sees = lo[a][x] <= y[a] && y[a] <= hi[a][x]
-              && (dil[a] == 1 || (y[a] - lo[a][x]) % dil[a] == 0);
-          anyA |= sees;
-          allA &= sees;
-        }
-        any &= anyA;
-        all &= allA;
-        base += y[a] * step[a];
-      }
-      if (any) {
-        int[][] parts;
-        if (all && fullCols) {
-          parts = new int[][] {{u0[last], f0, 0}, {f0, f1 + 1, 1}, {f1 + 1, u1[last] + 1, 0}};
-        } else {
-          parts = new int[][] {{u0[last], u1[last] + 1, 0}};
-        }
-        for (int[] p : parts) {
-          if (p[1] <= p[0]) {
-            continue;
-          }
-          int j0 = base + p[0];
-          int j1 = base + p[1];
-          boolean full = p[2] == 1;
-          if (runStart >= 0 && runEnd == j0 && runFull == full) {
-            runEnd = j1;
-          } else {
-            if (runStart >= 0) {
-              into.add(runStart, runEnd, runFull ? TileClass.FULL : TileClass.PARTIAL);
-            }
-            runStart = j0;
-            runEnd = j1;
-            runFull = full;
-          }
+      int id = 0;
+      int inner = 1;
+      for (int a = 0; a < n; a++) {
+        id = id * count[a] + c[a];
+        k0[a] = c[a] * patch[a];
+        k1[a] = Math.min(grid[a], k0[a] + patch[a]);
+        if (a > 0) {
+          inner *= k1[a] - k0[a];
         }
       }
-      int a = last - 1;
-      while (a >= 0 && y[a] == u1[a]) {
-        y[a] = u0[a];
+      // the rows of this patch that the box reaches, one contiguous range
+      int y0 = Math.max(k0[0], u0[0]);
+      int y1 = Math.min(k1[0] - 1, u1[0]);
+      boolean full = true;
+      for (int a = 0; a < n && full; a++) {
+        // the range holds rows y0..y1 of the patch, each with the patch's whole inner extent
+        int from = a == 0 ? y0 : k0[a];
+        int to = a == 0 ? y1 : k1[a] - 1;
+        full = dil[a] == 1 && f0[a] <= from && to <= f1[a];
+      }
+      int j0 = patchStart[id] + (y0 - k0[0]) * inner;
+      int j1 = patchStart[id] + (y1 - k0[0] + 1) * inner;
+      if (runStart >= 0 && runEnd == j0 && runFull == full) {
+        runEnd = j1;
+      } else {
+        if (runStart >= 0) {
+          into.add(runStart, runEnd, runFull ? TileClass.FULL : TileClass.PARTIAL);
+        }
+        runStart = j0;
+        runEnd = j1;
+        runFull = full;
+      }
+      int a = n - 1;
+      while (a >= 0 && c[a] == c1[a]) {
+        c[a] = c0[a];
         a--;
       }
       if (a < 0) {
         break;
       }
-      y[a]++;
+      c[a]++;
     }
-    if (runStart >= 0) {
-      into.add(runStart, runEnd, runFull ? TileClass.FULL : TileClass.PARTIAL);
-    }
+    into.add(runStart, runEnd, runFull ? TileClass.FULL : TileClass.PARTIAL);
     return into;
   }
 
   /**
-   * The neighborhood predicate for a permuted query position {@code i} and an original key
-   * {@code j}: per axis, the key coordinate lies in the query's window and (with dilation) in its
-   * group.
+   * The patch shape: per-axis lengths (whole rows of a patch beyond the first axis at most
+   * {@code tileRows} tokens) minimising the estimated engine work over the grid: for every query
+   * tile, (keys visited + a cost per run and per tile) x query vectors (1 for a tile of at most
+   * one vector of rows, else 3). The estimate is exact for the visited keys and the runs of
+   * unmerged patches; it is a sum of per-axis terms, so it costs O(tiles) per candidate.
    */
-  static final class PatchMask implements MaskMod {
-    private final int n;
-    private final int[] qlo;
-    private final int[] qhi;
-    private final int[] kc;
-    private final int[] dil;
-    private final boolean dilated;
-
-    PatchMask(int n, int[] qlo, int[] qhi, int[] kc, int[] dil) {
-      this.n = n;
-      this.qlo = qlo;
-      this.qhi = qhi;
-      this.kc = kc;
-      this.dil = dil.clone();
-      boolean d = false;
-      for (int x : dil) {
-        d |= x != 1;
-      }
-      this.dilated = d;
+  static int[] choosePatch(int[] grid, int[][] lo, int[][] hi, int tileRows) {
+    int n = grid.length;
+    int lanes = Math.max(1, tileRows / TILE_VECTORS);
+    int[][] sizes = new int[n][];
+    for (int a = 0; a < n; a++) {
+      int g = grid[a];
+      sizes[a] = Arrays.stream(SIZES).filter(x -> x < g).toArray();
+      sizes[a] = Arrays.copyOf(sizes[a], sizes[a].length + 1);
+      sizes[a][sizes[a].length - 1] = g;
     }
-
-    @Override
-    public boolean allows(int b, int h, int i, int j) {
-      int qa = i * n;
-      int ka = j * n;
+    int[] best = null;
+    double bestCost = Double.POSITIVE_INFINITY;
+    Map<Long, int[][]> memo = new HashMap<>();
+    int[] p = new int[n];
+    int[] pick = new int[n];
+    while (true) {
       for (int a = 0; a < n; a++) {
-        int y = kc[ka + a];
-        int l = qlo[qa + a];
-        if (y < l || y > qhi[qa + a]) {
-          return false;
-        }
-        if (dilated && (y - l) % dil[a] != 0) {
-          return false;
+        p[a] = sizes[a][pick[a]];
+      }
+      long inner = 1;
+      for (int a = 1; a < n; a++) {
+        inner *= p[a];
+      }
+      if (inner <= tileRows) {
+        double cost = cost(grid, lo, hi, p, (int) Math.max(1, tileRows / inner), lanes, memo);
+        if (cost < bestCost - 1e-9) {
+          bestCost = cost;
+          best = p.clone();
         }
       }
-      return true;
+      int a = n - 1;
+      while (a >= 0 && pick[a] == sizes[a].length - 1) {
+        pick[a] = 0;
+        a--;
+      }
+      if (a < 0) {
+        break;
+      }
+      pick[a]++;
     }
+    return best;
+  }
+
+  /** The work estimate of patch shape {@code p} with slabs of {@code slab} rows on axis 0. */
+  private static double cost(int[] grid, int[][] lo, int[][] hi, int[] p, int slab, int lanes,
+      Map<Long, int[][]> memo) {
+    int n = grid.length;
+    // per axis, per query interval: its length, the keys covered and the key patches touched
+    int[][][] parts = new int[3][][];
+    for (int a = 0; a < 3; a++) {
+      if (a >= n) {
+        parts[a] = new int[][] {{1, 1, 1, 1}};
+        continue;
+      }
+      int step = a == 0 ? slab : p[a];
+      int axis = a;
+      parts[a] = memo.computeIfAbsent(((long) a << 40) | ((long) p[a] << 20) | step,
+          key -> axisParts(grid[axis], lo[axis], hi[axis], p[axis], step, axis == 0));
+    }
+    // grouped by piece length: {length, pieces, sum of keys covered, sum of patches touched}
+    int[][] x = parts[0];
+    int[][] y = parts[1];
+    int[][] z = parts[2];
+    double total = 0;
+    for (int[] i : x) {
+      for (int[] j : y) {
+        for (int[] k : z) {
+          int rows = i[0] * j[0] * k[0];
+          double keys = (double) i[2] * j[2] * k[2]
+              + RUN_COST * (double) i[3] * j[3] * k[3]
+              + TILE_COST * (double) i[1] * j[1] * k[1];
+          total += keys * (rows <= lanes ? 1 : TILE_VECTORS);
+        }
+      }
+    }
+    return total;
+  }
+
+  /**
+   * The query intervals of one axis (patches of {@code p}, cut into pieces of {@code step}),
+   * grouped by length: {@code {length, pieces, keys covered, key patches touched}}, the keys
+   * covered being the exact union of the windows on the first axis (whose key range is cut to it)
+   * and whole key patches on the others. The sums over the groups factor the cost estimate.
+   */
+  private static int[][] axisParts(int g, int[] lo, int[] hi, int p, int step, boolean first) {
+    Map<Integer, int[]> byLength = new java.util.TreeMap<>();
+    for (int s0 = 0; s0 < g; s0 += p) {
+      int s1 = Math.min(g, s0 + p);
+      for (int x0 = s0; x0 < s1; x0 += step) {
+        int x1 = Math.min(s1, x0 + step);
+        int u0 = Integer.MAX_VALUE;
+        int u1 = Integer.MIN_VALUE;
+        for (int x = x0; x < x1; x++) {
+          u0 = Math.min(u0, lo[x]);
+          u1 = Math.max(u1, hi[x]);
+        }
+        int firstPatch = u0 / p;
+        int lastPatch = u1 / p;
+        int[] sum = byLength.computeIfAbsent(x1 - x0, len -> new int[] {len, 0, 0, 0});
+        sum[1]++;
+        sum[2] += first ? u1 - u0 + 1 : Math.min(g, (lastPatch + 1) * p) - firstPatch * p;
+        sum[3] += lastPatch - firstPatch + 1;
+      }
+    }
+    return byLength.values().toArray(new int[0][]);
   }
 }

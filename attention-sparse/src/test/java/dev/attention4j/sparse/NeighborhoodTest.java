@@ -108,6 +108,55 @@ class NeighborhoodTest {
     Support.assertClose(ref, got.out(), got.lse(), name);
   }
 
+  /**
+   * The permuted layout: inputs permuted by the kernel's own {@link TokenPermutation}, run in
+   * place, outputs permuted back, equal bit for bit to the natural-layout call (the same plan,
+   * the same engine arithmetic) and so to the reference; float16 K/V and strided views included.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void permutedLayoutEqualsTheNaturalOne(String name, int[] grid, int[] k, int[] s, int[] d,
+      boolean[] c) {
+    long seed = Arrays.hashCode(grid) * 17L + Arrays.hashCode(s);
+    SplittableRandom rnd = new SplittableRandom(seed);
+    Neighborhood nb = Neighborhood.of(grid, k, s, d, c);
+    int n = nb.tokens();
+    Tensor q = Support.gaussian(rnd, 1, 2, 4, n, 24);
+    Tensor kk = Support.gaussian(rnd, 1, 2, 2, n, 24);
+    Tensor v = Support.gaussian(rnd, 1, 2, 2, n, 8);
+    AttentionOptions o = AttentionOptions.builder().softcap(7).build();
+    NeighborhoodAttention na = new NeighborhoodAttention(nb);
+    AttentionResult natural = na.forward(q, kk, v, o);
+    TokenPermutation p = na.permutation();
+    Tensor out = Tensor.zeros(DType.F32, 2, 4, n, 8);
+    Tensor lse = Tensor.zeros(DType.F32, 2, 4, n);
+    na.forwardPermuted(p.permute(q), p.permute(kk), p.permute(v), out, lse, o);
+    Tensor o1 = p.unpermute(out);
+    Tensor l1 = p.unpermute(lse.reshape(2, 4, n, 1));
+    for (int b = 0; b < 2; b++) {
+      for (int h = 0; h < 4; h++) {
+        for (int i = 0; i < n; i++) {
+          assertEquals(natural.lse().getDouble(b, h, i), l1.getDouble(b, h, i, 0),
+              name + " lse " + b + "," + h + "," + i);
+          for (int e = 0; e < 8; e++) {
+            assertEquals(natural.out().getDouble(b, h, i, e), o1.getDouble(b, h, i, e),
+                name + " out " + b + "," + h + "," + i + "," + e);
+          }
+        }
+      }
+    }
+    AttentionResult ref = na.reference().forward(q, kk, v, o);
+    Support.assertClose(ref, natural.out(), natural.lse(), name + " (natural)");
+    // float16 K/V through strided views take the natural path's conversion
+    Tensor k16 = Tensor.zeros(DType.F16, 2, n, 2, 24).permute(0, 2, 1, 3);
+    k16.copyFrom(kk);
+    Tensor v16 = Tensor.zeros(DType.F16, 2, 2, n, 8);
+    v16.copyFrom(v);
+    AttentionResult half = na.forward(q, k16, v16, o);
+    Support.assertClose(na.reference().forward(q, k16, v16, o), half.out(), half.lse(),
+        name + " (f16 K/V, strided)");
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void predicateMatchesTheOracleAndCountsAreExact(String name, int[] grid, int[] k, int[] s,

@@ -10,6 +10,7 @@ import dev.attention4j.sparse.BlockSparseAttention;
 import dev.attention4j.sparse.MobaAttention;
 import dev.attention4j.sparse.Neighborhood;
 import dev.attention4j.sparse.NeighborhoodAttention;
+import dev.attention4j.sparse.TokenPermutation;
 import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
@@ -30,7 +31,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The sparse workloads of PERFORMANCE.md (float32, B = 1, H = 8, D = 128):
  * {@code neighborhood} = 2-D neighborhood attention, 64x64 grid, kernel 13x13 (N = 4096, 4.1 %
- * visible pairs); {@code window} = causal sliding window 512 at N = 8192 as a {@link BlockMask}
+ * visible pairs); {@code swin} = 8x8 windows on the same grid (kernel = stride = 8, 1.6 %); their
+ * {@code -permuted} forms take Q, K, V and give O already in the kernel's token order
+ * ({@link NeighborhoodAttention#forwardPermuted}, no gather or scatter); {@code window} = causal sliding window 512 at N = 8192 as a {@link BlockMask}
  * (6.1 %); {@code moba} = MoBA block 512, top-3 at N = 4096. Useful GFLOP/s =
  * {@code 4 D pairs / time} with the visible pairs printed at setup. {@code threads} is the size of
  * the kernels' pool (run JMH with {@code -t 1}). After every iteration sampled output rows are
@@ -53,7 +56,8 @@ public class SparseBenchmark {
   private static final int D = 128;
   private static final int SAMPLES = 6;
 
-  @Param({"neighborhood", "window", "moba", "causal"})
+  @Param({"neighborhood", "neighborhood-permuted", "swin", "swin-permuted", "window", "moba",
+      "causal"})
   String workload;
 
   @Param({"1"})
@@ -68,6 +72,8 @@ public class SparseBenchmark {
   private int n;
   private int[] sampleHead;
   private int[] sampleRow;
+  /** Where output row {@code i} is written (the token order of a permuted workload). */
+  private int[] rowAt;
   private double[][] expected;
 
   @Setup(Level.Trial)
@@ -84,11 +90,24 @@ public class SparseBenchmark {
     AttentionOptions plain = AttentionOptions.defaults();
     MaskMod mask;
     switch (workload) {
-      case "neighborhood" -> {
-        NeighborhoodAttention na = new NeighborhoodAttention(
-            Neighborhood.of(new int[] {64, 64}, 13, 13), simd);
+      case "neighborhood", "neighborhood-permuted", "swin", "swin-permuted" -> {
+        int[] grid = {64, 64};
+        Neighborhood nb = workload.startsWith("swin")
+            ? Neighborhood.of(grid, new int[] {8, 8}, new int[] {8, 8}, new int[] {1, 1},
+                new boolean[] {false, false})
+            : Neighborhood.of(grid, 13, 13);
+        NeighborhoodAttention na = new NeighborhoodAttention(nb, simd).prepare();
         mask = na.mask();
-        call = () -> na.forward(q, k, v, out, lse, plain);
+        if (workload.endsWith("-permuted")) {
+          TokenPermutation p = na.permutation();
+          Tensor qp = p.permute(q);
+          Tensor kp = p.permute(k);
+          Tensor vp = p.permute(v);
+          rowAt = p.inverse();
+          call = () -> na.forwardPermuted(qp, kp, vp, out, lse, plain);
+        } else {
+          call = () -> na.forward(q, k, v, out, lse, plain);
+        }
       }
       case "window" -> {
         BlockMask bm = BlockMask.of(AttentionOptions.builder().causal(true).window(512, 0)
@@ -109,6 +128,9 @@ public class SparseBenchmark {
         call = () -> simd.forward(q, k, v, out, lse, causal);
       }
       default -> throw new IllegalArgumentException(workload);
+    }
+    if (rowAt == null) {
+      rowAt = java.util.stream.IntStream.range(0, n).toArray();
     }
     long pairs = 0;
     for (int i = 0; i < n; i += 7) {
@@ -143,7 +165,7 @@ public class SparseBenchmark {
       }
       double bound = 1e-4 * Math.max(1, max) + 1e-5;
       for (int e = 0; e < D; e++) {
-        double got = out.getDouble(0, sampleHead[s], sampleRow[s], e);
+        double got = out.getDouble(0, sampleHead[s], rowAt[sampleRow[s]], e);
         if (!(Math.abs(got - expected[s][e]) <= bound)) {
           throw new IllegalStateException(workload + ": wrong output at head " + sampleHead[s]
               + " row " + sampleRow[s] + " column " + e + ": " + got + ", expected "
