@@ -1,5 +1,6 @@
 package dev.attention4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -222,6 +223,16 @@ class DocsExamplesTest {
         AttentionOptions.defaults());
     Tensor o = p.unpermute(y.out());
     assertEquals(List.of(B, Hkv, n, D), asList(o.shape()));
+
+    // the token order of the fused plan (na: the 13x13 kernel of the Java section below)
+    TokenPermutation perm = na.permutation();
+    Tensor qp = perm.permute(q);                         // once, kept for the whole model
+    Tensor kp = perm.permute(k);
+    Tensor vp = perm.permute(v);
+    Tensor op = Tensor.zeros(DType.F32, q.shape());
+    na.forwardPermuted(qp, kp, vp, op, null, AttentionOptions.defaults());
+    Tensor back = perm.unpermute(op);                 // equal, bit for bit, to na.forward(q, k, v, ...)
+    assertArrayEquals(r.out().floatData(), back.floatData());
     assertTrue(both.counts()[0] >= bm.counts()[0]);
     assertTrue(Float.isFinite(outNew.getFloat(0, 0, 0, 0)));
     assertTrue(Float.isFinite(rv.out().getFloat(0, 1, n - 1, D - 1)));

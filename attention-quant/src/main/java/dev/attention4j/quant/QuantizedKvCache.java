@@ -3,6 +3,7 @@ package dev.attention4j.quant;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.PageTable;
 import dev.attention4j.core.Tensor;
+import dev.attention4j.simd.CodeKvSource;
 import dev.attention4j.simd.KvSource;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -329,8 +330,12 @@ public final class QuantizedKvCache {
     return new Source(this, lens, tables);
   }
 
-  /** The {@link KvSource} of {@link #source}. */
-  public static final class Source implements KvSource {
+  /**
+   * The {@link KvSource} of {@link #source}: a {@link CodeKvSource}, so the engine's decode
+   * kernel reads the codes in place (the K scale per token, the V scales per page and channel)
+   * and decodes them in registers.
+   */
+  public static final class Source implements CodeKvSource {
     private final QuantizedKvCache c;
     private final int[] lens;
     private final int[][] tables;
@@ -366,6 +371,38 @@ public final class QuantizedKvCache {
     @Override
     public int length(int b) {
       return lens[b];
+    }
+
+    @Override
+    public Codes codes() {
+      return c.format == Format.INT8 ? Codes.INT8 : Codes.FP8_E4M3;
+    }
+
+    @Override
+    public int keyRun(int b, int g, int j0, int max, CodeRun run) {
+      int p = c.pageSize;
+      int slot = j0 % p;
+      Page pg = pageArray[tables[b][j0 / p]];
+      int row = g * p + slot;
+      run.codes = pg.k;
+      run.offset = row * c.headDim;
+      run.stride = c.headDim;
+      run.scales = pg.kScale;
+      run.scaleOffset = row;
+      return Math.min(max, p - slot);
+    }
+
+    @Override
+    public int valueRun(int b, int g, int j0, int max, CodeRun run) {
+      int p = c.pageSize;
+      int slot = j0 % p;
+      Page pg = pageArray[tables[b][j0 / p]];
+      run.codes = pg.v;
+      run.offset = (g * p + slot) * c.valueDim;
+      run.stride = c.valueDim;
+      run.scales = pg.vScale;
+      run.scaleOffset = g * c.valueDim;
+      return Math.min(max, p - slot);
     }
 
     @Override

@@ -264,7 +264,7 @@ public final class DenseEngine {
       max = Math.max(max, lens[b]);
     }
     return withRows(lanes, q, lens, max, src.kvHeads(), src.headDim(), src.valueDim(),
-        new SourceRows(src, true), new SourceRows(src, false), out, lse, options);
+        new SourceRows(src, true, lanes), new SourceRows(src, false, lanes), out, lse, options);
   }
 
   /** An engine over K/V rows from elsewhere: shape-only K/V views and {@code kvLens = lens}. */
@@ -715,6 +715,10 @@ public final class DenseEngine {
    * {@value #SUB_KEYS} keys at a time into a buffer that stays in L1.
    */
   private void rowTile(Scratch s, int rows, int b, int g, int j0, int j1) {
+    if (kRows instanceof SourceRows src && src.codes != null) {
+      rowTileCodes(s, rows, b, g, j0, j1, src.codes);
+      return;
+    }
     int d = shape.headDim();
     int dv = shape.valueDim();
     int cols = j1 - j0;
@@ -743,6 +747,42 @@ public final class DenseEngine {
       float[] va = vRows.locate(b, g, j0 + c0, m, dv, s.vbuf, s);
       Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bc, 1, s.or, dv,
           c0 == 0 ? s.alpha : s.ones);
+    }
+  }
+
+  /**
+   * {@link #rowTile} over 8-bit codes read in place ({@link CodeKvSource}): the logits of the
+   * codes times the key scales, the softmax, then {@code P} times the value codes with the
+   * channel scales applied once per output element and run of keys; the codes are decoded in
+   * registers.
+   */
+  private void rowTileCodes(Scratch s, int rows, int b, int g, int j0, int j1,
+      CodeKvSource src) {
+    int d = shape.headDim();
+    int dv = shape.valueDim();
+    int cols = j1 - j0;
+    int groups = Micro.rowGroups(rows);
+    int n = lanes.species().length();
+    boolean fp8 = src.codes() == CodeKvSource.Codes.FP8_E4M3;
+    float[] sr = s.sr;
+    CodeKvSource.CodeRun run = s.run;
+    for (int c0 = 0, m; c0 < cols; c0 += m) {
+      m = src.keyRun(b, g, j0 + c0, cols - c0, run);
+      Micro.scoresRowMajor(lanes, groups, null, run.codes, fp8, run.offset, run.stride, m, s.qr,
+          d, sr, c0, bc, s.red);
+      Micro.scaleKeys(lanes, rows, sr, c0, bc, m, run.scales, run.scaleOffset);
+    }
+    int end = (cols + n - 1) / n * n;
+    if (end > cols) {
+      for (int r = 0; r < rows; r++) {
+        Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
+      }
+    }
+    Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
+    for (int c0 = 0, m; c0 < cols; c0 += m) {
+      m = src.valueRun(b, g, j0 + c0, cols - c0, run);
+      Micro.valuesRowsCodes(lanes, groups, run.codes, fp8, run.offset, run.stride, m, sr, c0,
+          bc, 1, s.or, dv, c0 == 0 ? s.alpha : s.ones, run.scales, run.scaleOffset);
     }
   }
 
@@ -1114,10 +1154,13 @@ public final class DenseEngine {
   static final class SourceRows extends Rows {
     private final KvSource src;
     private final boolean keys;
+    /** The source when the decode kernel reads its codes in place (else null). */
+    final CodeKvSource codes;
 
-    SourceRows(KvSource src, boolean keys) {
+    SourceRows(KvSource src, boolean keys, Lanes lanes) {
       this.src = src;
       this.keys = keys;
+      this.codes = src instanceof CodeKvSource c && lanes.bytes() != null ? c : null;
     }
 
     @Override
@@ -1257,6 +1300,7 @@ public final class DenseEngine {
     float[] sr = new float[0];
     float[] tmp = new float[0];
     float[] ones = new float[0];
+    final CodeKvSource.CodeRun run = new CodeKvSource.CodeRun();
     float[] boxLo = new float[0];
     float[] boxHi = new float[0];
     boolean rowMode;

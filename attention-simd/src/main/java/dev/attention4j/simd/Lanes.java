@@ -1,6 +1,8 @@
 package dev.attention4j.simd;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,6 +17,15 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
 
   /** The float species of this width. */
   abstract VectorSpecies<Float> species();
+
+  /**
+   * The byte species with as many lanes as {@link #species()} (8-bit codes loaded for
+   * conversion), or null where no vector shape is that small (128 bits: 4 bytes).
+   */
+  abstract VectorSpecies<Byte> bytes();
+
+  /** The int species of the same width as {@link #species()}. */
+  abstract VectorSpecies<Integer> ints();
 
   /** The width for {@code bits} (128, 256 or 512), or the preferred one for 0. */
   static Lanes of(int bits) {
@@ -31,6 +42,18 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
 
   static final class W128 extends Lanes {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_128;
+    private static final VectorSpecies<Byte> B = null;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_128;
+
+    @Override
+    VectorSpecies<Byte> bytes() {
+      return B;
+    }
+
+    @Override
+    VectorSpecies<Integer> ints() {
+      return I;
+    }
 
     @Override
     VectorSpecies<Float> species() {
@@ -40,6 +63,18 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
 
   static final class W256 extends Lanes {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+
+    @Override
+    VectorSpecies<Byte> bytes() {
+      return B;
+    }
+
+    @Override
+    VectorSpecies<Integer> ints() {
+      return I;
+    }
 
     @Override
     VectorSpecies<Float> species() {
@@ -49,6 +84,18 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
 
   static final class W512 extends Lanes {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+
+    @Override
+    VectorSpecies<Byte> bytes() {
+      return B;
+    }
+
+    @Override
+    VectorSpecies<Integer> ints() {
+      return I;
+    }
 
     @Override
     VectorSpecies<Float> species() {

@@ -1,6 +1,8 @@
 package dev.attention4j.simd;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -277,6 +279,136 @@ final class Micro {
     }
   }
 
+  /**
+   * {@link #valuesRows} with the values as 8-bit codes decoded in registers ({@link #codes}) and
+   * a scale per value channel, the same for every key of the call:
+   * {@code or = diag(alpha) or + (P codes) * scale[s0 + e]} (the scale applied once per output
+   * element, after the sum over the keys).
+   */
+  static void valuesRowsCodes(Lanes w, int groups, byte[] v, boolean fp8, int v0, int ldv,
+      int cols, float[] p, int p0, int prs, int pcs, float[] or, int dv, float[] alpha,
+      float[] scale, int s0) {
+    int n = w.species().length();
+    for (int gq = 0; gq < groups; gq++) {
+      int r0 = gq * ROW_GROUP;
+      int pb = p0 + r0 * prs;
+      int e = 0;
+      for (; e + 4 * n <= dv; e += 4 * n) {
+        pvRows4x4Codes(w, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+            alpha, r0, scale, s0 + e);
+      }
+      for (; e < dv; e += n) {
+        pvRows1x4Codes(w, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+            alpha, r0, scale, s0 + e);
+      }
+    }
+  }
+
+  /** 4 query rows x 4 vectors of value columns from 8-bit codes. */
+  static void pvRows4x4Codes(Lanes w, byte[] v, boolean fp8, int v0, int ldv, int cols,
+      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
+      float[] scale, int s0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
+    FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
+    FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
+    FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
+    // keys in the order 0, Q, 2Q, 3Q, 1, Q + 1, ... as pvRows4x4: four runs read concurrently
+    int quarter = cols / 4;
+    int full = 4 * quarter;
+    for (int i = 0; i < cols; i++) {
+      int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
+      int vo = v0 + c * ldv;
+      int po = pb + c * pcs;
+      FloatVector y0 = codes(w, v, vo, fp8);
+      FloatVector y1 = codes(w, v, vo + n, fp8);
+      FloatVector y2 = codes(w, v, vo + 2 * n, fp8);
+      FloatVector y3 = codes(w, v, vo + 3 * n, fp8);
+      FloatVector p0 = FloatVector.broadcast(s, p[po]);
+      a00 = y0.fma(p0, a00);
+      a01 = y1.fma(p0, a01);
+      a02 = y2.fma(p0, a02);
+      a03 = y3.fma(p0, a03);
+      FloatVector p1 = FloatVector.broadcast(s, p[po + prs]);
+      a10 = y0.fma(p1, a10);
+      a11 = y1.fma(p1, a11);
+      a12 = y2.fma(p1, a12);
+      a13 = y3.fma(p1, a13);
+      FloatVector p2 = FloatVector.broadcast(s, p[po + 2 * prs]);
+      a20 = y0.fma(p2, a20);
+      a21 = y1.fma(p2, a21);
+      a22 = y2.fma(p2, a22);
+      a23 = y3.fma(p2, a23);
+      FloatVector p3 = FloatVector.broadcast(s, p[po + 3 * prs]);
+      a30 = y0.fma(p3, a30);
+      a31 = y1.fma(p3, a31);
+      a32 = y2.fma(p3, a32);
+      a33 = y3.fma(p3, a33);
+    }
+    // or = alpha or + acc * scale, channel by channel
+    for (int x = 0; x < 4; x++) {
+      FloatVector c = FloatVector.fromArray(s, scale, s0 + x * n);
+      FloatVector r0v = x == 0 ? a00 : x == 1 ? a01 : x == 2 ? a02 : a03;
+      FloatVector r1v = x == 0 ? a10 : x == 1 ? a11 : x == 2 ? a12 : a13;
+      FloatVector r2v = x == 0 ? a20 : x == 1 ? a21 : x == 2 ? a22 : a23;
+      FloatVector r3v = x == 0 ? a30 : x == 1 ? a31 : x == 2 ? a32 : a33;
+      int o = o0 + x * n;
+      r0v.fma(c, FloatVector.fromArray(s, or, o).mul(alpha[r0])).intoArray(or, o);
+      r1v.fma(c, FloatVector.fromArray(s, or, o + dv).mul(alpha[r0 + 1])).intoArray(or, o + dv);
+      r2v.fma(c, FloatVector.fromArray(s, or, o + 2 * dv).mul(alpha[r0 + 2]))
+          .intoArray(or, o + 2 * dv);
+      r3v.fma(c, FloatVector.fromArray(s, or, o + 3 * dv).mul(alpha[r0 + 3]))
+          .intoArray(or, o + 3 * dv);
+    }
+  }
+
+  /** 4 query rows x 1 vector of value columns from 8-bit codes (the tail of the value dim). */
+  static void pvRows1x4Codes(Lanes w, byte[] v, boolean fp8, int v0, int ldv, int cols,
+      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
+      float[] scale, int s0) {
+    VectorSpecies<Float> s = w.species();
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+    for (int c = 0; c < cols; c++) {
+      FloatVector y = codes(w, v, v0 + c * ldv, fp8);
+      int po = pb + c * pcs;
+      a0 = y.fma(FloatVector.broadcast(s, p[po]), a0);
+      a1 = y.fma(FloatVector.broadcast(s, p[po + prs]), a1);
+      a2 = y.fma(FloatVector.broadcast(s, p[po + 2 * prs]), a2);
+      a3 = y.fma(FloatVector.broadcast(s, p[po + 3 * prs]), a3);
+    }
+    FloatVector c0 = FloatVector.fromArray(s, scale, s0);
+    a0.fma(c0, FloatVector.fromArray(s, or, o0).mul(alpha[r0])).intoArray(or, o0);
+    a1.fma(c0, FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1])).intoArray(or, o0 + dv);
+    a2.fma(c0, FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]))
+        .intoArray(or, o0 + 2 * dv);
+    a3.fma(c0, FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]))
+        .intoArray(or, o0 + 3 * dv);
+  }
+
+  /**
+   * Row-major logits times a scale per key: {@code sr[s0 + r * lds + c] *= scale[k0 + c]} for
+   * {@code r < rows}, {@code c < cols}.
+   */
+  static void scaleKeys(Lanes w, int rows, float[] sr, int s0, int lds, int cols, float[] scale,
+      int k0) {
+    VectorSpecies<Float> s = w.species();
+    int bound = s.loopBound(cols);
+    for (int r = 0; r < rows; r++) {
+      int o = s0 + r * lds;
+      int c = 0;
+      for (; c < bound; c += s.length()) {
+        FloatVector.fromArray(s, sr, o + c).mul(FloatVector.fromArray(s, scale, k0 + c))
+            .intoArray(sr, o + c);
+      }
+      for (; c < cols; c++) {
+        sr[o + c] *= scale[k0 + c];
+      }
+    }
+  }
+
   /** 4 query rows x 4 vectors of value columns; the rescale is folded into the loads. */
   static void pvRows4x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] p, int pb,
       int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0) {
@@ -394,6 +526,16 @@ final class Micro {
    */
   static void scoresRowMajor(Lanes w, int groups, float[] k, int k0, int ldk, int cols,
       float[] qr, int d, float[] sr, int s0, int lds, float[] red) {
+    scoresRowMajor(w, groups, k, null, false, k0, ldk, cols, qr, d, sr, s0, lds, red);
+  }
+
+  /**
+   * {@link #scoresRowMajor} over float32 rows {@code k} or, when {@code kc} is not null, over
+   * 8-bit codes decoded in registers ({@link #codes}: INT8, or FP8 E4M3 when {@code fp8}); the
+   * logits are then those of the unscaled codes.
+   */
+  static void scoresRowMajor(Lanes w, int groups, float[] k, byte[] kc, boolean fp8, int k0,
+      int ldk, int cols, float[] qr, int d, float[] sr, int s0, int lds, float[] red) {
     int n = w.species().length();
     int nb = n / 4;
     for (int gq = 0; gq < groups; gq++) {
@@ -407,7 +549,7 @@ final class Micro {
         int rs = gs * nb * n;
         for (int blk = 0; blk < nb; blk++) {
           for (int x = 0; x < gs; x++) {
-            qkFold4x4(w, k, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
+            qkFold4x4(w, k, kc, fp8, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
                 (x * nb + blk) * n, rs);
           }
         }
@@ -418,7 +560,11 @@ final class Micro {
       }
       // key tail, one key at a time, lanes summed in order
       for (; c < cols; c++) {
-        qkRows1x4(w, k, k0 + c * ldk, qr, q0, d, red, 0);
+        if (kc == null) {
+          qkRows1x4(w, k, k0 + c * ldk, qr, q0, d, red, 0);
+        } else {
+          qkRows1x4Codes(w, kc, fp8, k0 + c * ldk, qr, q0, d, red);
+        }
         for (int r = 0; r < ROW_GROUP; r++) {
           float t = 0f;
           for (int x = 0; x < n; x++) {
@@ -435,8 +581,8 @@ final class Micro {
    * {@code r} leaves one vector at {@code red[at + r * rs]} whose lanes hold {@code L / 4}
    * partial sums of each of the 4 keys, in key order.
    */
-  static void qkFold4x4(Lanes w, float[] k, int k0, int ldk, float[] qr, int q0, int d,
-      float[] red, int at, int rs) {
+  static void qkFold4x4(Lanes w, float[] k, byte[] kc, boolean fp8, int k0, int ldk,
+      float[] qr, int q0, int d, float[] red, int at, int rs) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int k1 = k0 + ldk;
@@ -455,22 +601,26 @@ final class Micro {
       FloatVector x1 = FloatVector.fromArray(s, qr, q1 + e);
       FloatVector x2 = FloatVector.fromArray(s, qr, q2 + e);
       FloatVector x3 = FloatVector.fromArray(s, qr, q3 + e);
-      FloatVector y0 = FloatVector.fromArray(s, k, k0 + e);
+      FloatVector y0 = kc == null ? FloatVector.fromArray(s, k, k0 + e)
+          : codes(w, kc, k0 + e, fp8);
       a00 = y0.fma(x0, a00);
       a10 = y0.fma(x1, a10);
       a20 = y0.fma(x2, a20);
       a30 = y0.fma(x3, a30);
-      FloatVector y1 = FloatVector.fromArray(s, k, k1 + e);
+      FloatVector y1 = kc == null ? FloatVector.fromArray(s, k, k1 + e)
+          : codes(w, kc, k1 + e, fp8);
       a01 = y1.fma(x0, a01);
       a11 = y1.fma(x1, a11);
       a21 = y1.fma(x2, a21);
       a31 = y1.fma(x3, a31);
-      FloatVector y2 = FloatVector.fromArray(s, k, k2 + e);
+      FloatVector y2 = kc == null ? FloatVector.fromArray(s, k, k2 + e)
+          : codes(w, kc, k2 + e, fp8);
       a02 = y2.fma(x0, a02);
       a12 = y2.fma(x1, a12);
       a22 = y2.fma(x2, a22);
       a32 = y2.fma(x3, a32);
-      FloatVector y3 = FloatVector.fromArray(s, k, k3 + e);
+      FloatVector y3 = kc == null ? FloatVector.fromArray(s, k, k3 + e)
+          : codes(w, kc, k3 + e, fp8);
       a03 = y3.fma(x0, a03);
       a13 = y3.fma(x1, a13);
       a23 = y3.fma(x2, a23);
@@ -493,6 +643,45 @@ final class Micro {
     u0 = la.selectFrom(a30, a31).add(ha.selectFrom(a30, a31));
     u1 = la.selectFrom(a32, a33).add(ha.selectFrom(a32, a33));
     lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + 3 * rs);
+  }
+
+  /** One key of {@link #qkRows1x4} as 8-bit codes decoded in registers. */
+  static void qkRows1x4Codes(Lanes w, byte[] k, boolean fp8, int k0, float[] qr, int q0, int d,
+      float[] red) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+    for (int e = 0; e < d; e += n) {
+      FloatVector y = codes(w, k, k0 + e, fp8);
+      a0 = y.fma(FloatVector.fromArray(s, qr, q0 + e), a0);
+      a1 = y.fma(FloatVector.fromArray(s, qr, q0 + d + e), a1);
+      a2 = y.fma(FloatVector.fromArray(s, qr, q0 + 2 * d + e), a2);
+      a3 = y.fma(FloatVector.fromArray(s, qr, q0 + 3 * d + e), a3);
+    }
+    a0.intoArray(red, 0);
+    a1.intoArray(red, n * n);
+    a2.intoArray(red, 2 * n * n);
+    a3.intoArray(red, 3 * n * n);
+  }
+
+  /**
+   * {@code L} lanes of 8-bit codes at {@code a[off]} as float32, exactly: INT8 as the signed
+   * integer; FP8 E4M3 as its value (the exponent and mantissa bits placed in a float32 are the
+   * value times {@code 2^-120} for normal and subnormal codes alike, so one exact multiply
+   * rebiases them; the NaN codes are patched in), as {@code SimdCodecs} decodes them.
+   */
+  static FloatVector codes(Lanes w, byte[] a, int off, boolean fp8) {
+    VectorSpecies<Float> s = w.species();
+    IntVector c = (IntVector) ByteVector.fromArray(w.bytes(), a, off)
+        .convertShape(VectorOperators.B2I, w.ints(), 0);
+    if (!fp8) {
+      return (FloatVector) c.convert(VectorOperators.I2F, 0);
+    }
+    IntVector mag = c.and(0x7F);
+    FloatVector val = mag.lanewise(VectorOperators.LSHL, 20)
+        .or(c.and(0x80).lanewise(VectorOperators.LSHL, 24)).reinterpretAsFloats().mul(0x1p120f);
+    return val.blend(Float.NaN, mag.eq(0x7F).cast(s));
   }
 
   /**
