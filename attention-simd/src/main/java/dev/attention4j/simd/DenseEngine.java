@@ -81,6 +81,14 @@ public final class DenseEngine {
    */
   static final int SUB_KEYS = 64;
 
+  /** Keys per block of the per-thread memo of finite value rows ({@link #valuesFinite}). */
+  static final int FINITE_BLOCK = 64;
+  /** Largest memo (blocks of all (batch, KV head)) kept; beyond it every tile scans its rows. */
+  static final int FINITE_MEMO_MAX = 1 << 22;
+  /** Source of {@link #callId}. */
+  private static final java.util.concurrent.atomic.AtomicLong CALLS =
+      new java.util.concurrent.atomic.AtomicLong();
+
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private final Lanes lanes;
@@ -104,6 +112,8 @@ public final class DenseEngine {
   private final Rows vRows;
   private final boolean rowModeOk;
   private final TileHook hook;
+  /** This engine's identity in the threads' scratch (the finite-values memo), never reused. */
+  private final long callId = CALLS.incrementAndGet();
   /** {@code {0, br, 2 br, ...}}: a gather down one column of a transposed tile. */
   private final int[] stride;
 
@@ -900,7 +910,7 @@ public final class DenseEngine {
     int vo = s.at;
     int ldv = s.ld;
     boolean someZero = partial || scoreMod != null;
-    if (someZero && !Micro.allFinite(lanes, va, vo, ldv, cols, dv)) {
+    if (someZero && !valuesFinite(s, b, g, j0, cols, va, vo, ldv)) {
       guardedValues(s, nv, rows, b, g, j0, cols, va, vo, ldv);
       return;
     }
@@ -914,6 +924,48 @@ public final class DenseEngine {
     } else {
       Micro.values(lanes, nv, va, vo, ldv, cols, s.st, s.ot, dv, s.alpha);
     }
+  }
+
+  /**
+   * True when the value rows {@code [j0, j0 + cols)} of {@code (b, g)} are all finite (else the
+   * tile takes {@link #guardedValues}). Values read in place from a tensor are checked once per
+   * block of {@value #FINITE_BLOCK} keys, per call and thread, and the answer is kept in the
+   * thread's scratch: sparse kernels visit each value row from many query tiles, and a scan per
+   * visit cost about a third of the {@code P V} product. A block with a non-finite value anywhere
+   * sends the tile to the guarded path, which is exact either way.
+   */
+  private boolean valuesFinite(Scratch s, int b, int g, int j0, int cols, float[] va, int vo,
+      int ldv) {
+    int dv = shape.valueDim();
+    int sk = shape.kvLen();
+    int blocks = (sk + FINITE_BLOCK - 1) / FINITE_BLOCK;
+    long size = (long) shape.batch() * shape.kvHeads() * blocks;
+    if (!(vRows instanceof TensorRows) || !vRows.inPlace() || size > FINITE_MEMO_MAX) {
+      return Micro.allFinite(lanes, va, vo, ldv, cols, dv);
+    }
+    if (s.finiteCall != callId) {
+      if (s.finite.length < size) {
+        s.finite = new byte[(int) size];
+      } else {
+        Arrays.fill(s.finite, 0, (int) size, (byte) 0);
+      }
+      s.finiteCall = callId;
+    }
+    int base = (b * shape.kvHeads() + g) * blocks;
+    for (int k = j0 / FINITE_BLOCK, last = (j0 + cols - 1) / FINITE_BLOCK; k <= last; k++) {
+      byte f = s.finite[base + k];
+      if (f == 0) {
+        int k0 = k * FINITE_BLOCK;
+        int n = Math.min(FINITE_BLOCK, sk - k0);
+        float[] a = vRows.locate(b, g, k0, n, dv, s.vbuf, s);
+        f = Micro.allFinite(lanes, a, s.at, s.ld, n, dv) ? (byte) 1 : (byte) 2;
+        s.finite[base + k] = f;
+      }
+      if (f == 2) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Per-element mask (PARTIAL tiles) and score modifier (visible pairs only). */
@@ -1301,6 +1353,8 @@ public final class DenseEngine {
     float[] tmp = new float[0];
     float[] ones = new float[0];
     final CodeKvSource.CodeRun run = new CodeKvSource.CodeRun();
+    byte[] finite = new byte[0];
+    long finiteCall;
     float[] boxLo = new float[0];
     float[] boxHi = new float[0];
     boolean rowMode;

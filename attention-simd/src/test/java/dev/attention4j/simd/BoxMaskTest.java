@@ -69,6 +69,43 @@ class BoxMaskTest {
     }
   }
 
+  /**
+   * A NaN value row seen by some queries only: rows that cannot see it stay finite (SEMANTICS.md),
+   * also when the same thread has just run a call with all-finite values of the same shape, whose
+   * remembered per-block answer must not carry over, and the other way round.
+   */
+  @Test
+  void nonFiniteValuesStayWithTheRowsThatSeeThem() {
+    SplittableRandom rnd = new SplittableRandom(77);
+    int sq = 96;
+    int sk = 200;
+    int[][] lo = new int[1][sq];
+    int[][] hi = new int[1][sq];
+    int[][] key = new int[1][sk];
+    for (int i = 0; i < sq; i++) {
+      lo[0][i] = 2 * i - 20;
+      hi[0][i] = 2 * i + 20;
+    }
+    for (int j = 0; j < sk; j++) {
+      key[0][j] = j;
+    }
+    AttentionOptions o = AttentionOptions.builder().mask(Mask.custom(new BoxMask(lo, hi, key)))
+        .build();
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 1, sq, 32);
+    Tensor k = Support.gaussian(rnd, DType.F32, 1, 1, 1, sk, 32);
+    Tensor finite = Support.gaussian(rnd, DType.F32, 1, 1, 1, sk, 32);
+    Tensor poisoned = Tensor.zeros(DType.F32, 1, 1, sk, 32);
+    poisoned.copyFrom(finite);
+    poisoned.setAt(poisoned.offset() + 150 * 32 + 3, Float.NaN);
+    MaskMod same = (b, h, i, j) -> lo[0][i] <= j && j <= hi[0][i];
+    AttentionOptions ref = AttentionOptions.builder().mask(Mask.custom(same)).build();
+    SimdAttention one = SimdAttention.withBits(512, new java.util.concurrent.ForkJoinPool(1));
+    for (Tensor v : new Tensor[] {finite, poisoned, finite, poisoned}) {
+      Support.assertClose(Support.reference(q, k, v, ref), Support.run(one, q, k, v, o),
+          v == finite ? "finite values" : "NaN at key 150");
+    }
+  }
+
   @Test
   void badShapesNameTheNumbers() {
     int[][] one = {{0, 1}};
