@@ -28,6 +28,8 @@ final class ChunkedHead {
   private final float[] xq;
   private final float[] xk;
   private final float[] xv;
+  /** No NaN or infinity among the values of the current chunk. */
+  private boolean valuesFinite;
   private final float[] pq;
   private final float[] pk;
   private final float[] kt;
@@ -201,6 +203,11 @@ final class ChunkedHead {
       // further keys one by one, so that no row reads a value it does not see (a masked key's
       // weight is 0, but 0 * Inf or 0 * NaN in its value would still be NaN)
       int common = Math.max(0, Math.min(vis, pos0 + i + 1));
+      // the keys [common, vis) have weight 0 for the rows that do not see them: with finite
+      // values in the chunk, one product over [0, vis) is the same sum
+      if (vis > common && valuesFinite) {
+        common = vis;
+      }
       if (common > 0) {
         TileMatmul.multiply(rows, dv, common, a, i * ck, ck, 1, xv, 0, dv, num, i * dv, dv,
             false);
@@ -253,6 +260,7 @@ final class ChunkedHead {
   private void keys(Tensor k, Tensor v, int b, int j0, int ck) {
     Rows.load(k, b, g, j0, ck, d, xk);
     Rows.load(v, b, g, j0, ck, dv, xv);
+    valuesFinite = Vec.allFinite(xv, 0, ck * dv);
     Features.apply(map, false, g, xk, ck, d, pk, u);
     macs += (long) ck * d * hedgehogF;
   }
