@@ -109,6 +109,53 @@ class NeighborhoodTest {
   }
 
   /**
+   * The fused plan against the exact mask, in original coordinates: every FULL key range is
+   * visible to every query of its tile, the ranges of a tile are disjoint, and every key a query
+   * sees lies in a range of its tile; the query tiles cover every token once. For the engine
+   * widths' tile sizes (48, 24 and 12 rows).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void fusedPlanIsExact(String name, int[] grid, int[] k, int[] s, int[] d, boolean[] c) {
+    Neighborhood nb = Neighborhood.of(grid, k, s, d, c);
+    NeighborhoodMask m = nb.mask();
+    int n = nb.tokens();
+    for (int tileRows : new int[] {48, 24, 12}) {
+      NeighborhoodPatches plan = new NeighborhoodPatches(nb, tileRows);
+      int[] order = plan.order;
+      assertEquals(n, plan.starts[plan.keys.length], name);
+      boolean[] inRange = new boolean[n];
+      for (int t = 0; t < plan.keys.length; t++) {
+        int r0 = plan.starts[t];
+        int r1 = plan.starts[t + 1];
+        assertTrue(r1 > r0 && r1 - r0 <= tileRows, name + " tile " + t + " rows " + r0 + ".." + r1);
+        Arrays.fill(inRange, false);
+        var tiles = plan.keys[t];
+        for (int x = 0; x < tiles.size(); x++) {
+          for (int j = tiles.start(x); j < tiles.end(x); j++) {
+            assertTrue(!inRange[j], name + ": key " + j + " listed twice for tile " + t);
+            inRange[j] = true;
+            if (tiles.isFull(x)) {
+              for (int r = r0; r < r1; r++) {
+                assertTrue(m.allows(0, 0, order[r], order[j]), name + ": FULL range of tile " + t
+                    + " holds key " + order[j] + " that query " + order[r] + " does not see");
+              }
+            }
+          }
+        }
+        for (int r = r0; r < r1; r++) {
+          for (int j = 0; j < n; j++) {
+            if (m.allows(0, 0, order[r], order[j])) {
+              assertTrue(inRange[j], name + ": query " + order[r] + " sees key " + order[j]
+                  + " outside the ranges of tile " + t);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
    * The permuted layout: inputs permuted by the kernel's own {@link TokenPermutation}, run in
    * place, outputs permuted back, equal bit for bit to the natural-layout call (the same plan,
    * the same engine arithmetic) and so to the reference; float16 K/V and strided views included.
