@@ -682,7 +682,7 @@ public final class DenseEngine {
     boolean rowMode = rowModeOk && rows <= ROW_MODE_MAX;
     s.rowMode = rowMode;
     s.p0 = p0;
-    int nv = rows <= n ? 1 : Micro.TILE_VECTORS;
+    int nv = Math.min(Micro.TILE_VECTORS, (rows + n - 1) / n);
     setupLanes(s, g, p0, rows);
     if (boxMask != null) {
       boxLanes(s, rows);

@@ -805,7 +805,7 @@ final class Micro {
   /**
    * Logits of {@code cols} keys:
    * {@code st[c * br + q] = sum_e k[k0 + c * ldk + e] * qt[e * br + q]}
-   * for the first {@code nv} query vectors ({@code nv} is 1 or 3).
+   * for the first {@code nv} query vectors ({@code nv} is 1, 2 or 3).
    */
   static void scores(Lanes w, int nv, float[] k, int k0, int ldk, int cols, float[] qt, int d,
       float[] st) {
@@ -817,6 +817,13 @@ final class Micro {
       }
       for (; c < cols; c++) {
         qk1(w, 1, k, k0 + c * ldk, qt, d, st, c * br);
+      }
+    } else if (nv == 2) {
+      for (; c + 8 <= cols; c += 8) {
+        qk8x2(w, k, k0 + c * ldk, ldk, qt, d, st, c * br);
+      }
+      for (; c < cols; c++) {
+        qk1(w, 2, k, k0 + c * ldk, qt, d, st, c * br);
       }
     } else {
       for (; c + 8 <= cols; c += 8) {
@@ -869,6 +876,13 @@ final class Micro {
       }
       for (; e < dv; e++) {
         pv1(w, 1, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
+      }
+    } else if (nv == 2) {
+      for (; e + 8 <= dv; e += 8) {
+        pv8x2(w, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
+      }
+      for (; e < dv; e++) {
+        pv1(w, 2, v, v0 + e, ldv, cols, pt, ot, e * br, alpha);
       }
     } else {
       for (; e + 8 <= dv; e += 8) {
@@ -1243,6 +1257,75 @@ final class Micro {
     a71.intoArray(st, s0 + 7 * br + n);
     a72.intoArray(st, s0 + 7 * br + 2 * n);
   }
+  /** 8 key rows x 2 query vectors of {@code S^T = K Q^T} (16 accumulators). */
+  static void qk8x2(Lanes w, float[] k, int k0, int ldk, float[] qt, int d, float[] st,
+      int s0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    int r0 = k0;
+    int r1 = r0 + ldk;
+    int r2 = r1 + ldk;
+    int r3 = r2 + ldk;
+    int r4 = r3 + ldk;
+    int r5 = r4 + ldk;
+    int r6 = r5 + ldk;
+    int r7 = r6 + ldk;
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z, a01 = z;
+    FloatVector a10 = z, a11 = z;
+    FloatVector a20 = z, a21 = z;
+    FloatVector a30 = z, a31 = z;
+    FloatVector a40 = z, a41 = z;
+    FloatVector a50 = z, a51 = z;
+    FloatVector a60 = z, a61 = z;
+    FloatVector a70 = z, a71 = z;
+    for (int e = 0; e < d; e++) {
+      int qo = e * br;
+      FloatVector q0 = FloatVector.fromArray(s, qt, qo);
+      FloatVector q1 = FloatVector.fromArray(s, qt, qo + n);
+      FloatVector b0 = FloatVector.broadcast(s, k[r0 + e]);
+      a00 = b0.fma(q0, a00);
+      a01 = b0.fma(q1, a01);
+      FloatVector b1 = FloatVector.broadcast(s, k[r1 + e]);
+      a10 = b1.fma(q0, a10);
+      a11 = b1.fma(q1, a11);
+      FloatVector b2 = FloatVector.broadcast(s, k[r2 + e]);
+      a20 = b2.fma(q0, a20);
+      a21 = b2.fma(q1, a21);
+      FloatVector b3 = FloatVector.broadcast(s, k[r3 + e]);
+      a30 = b3.fma(q0, a30);
+      a31 = b3.fma(q1, a31);
+      FloatVector b4 = FloatVector.broadcast(s, k[r4 + e]);
+      a40 = b4.fma(q0, a40);
+      a41 = b4.fma(q1, a41);
+      FloatVector b5 = FloatVector.broadcast(s, k[r5 + e]);
+      a50 = b5.fma(q0, a50);
+      a51 = b5.fma(q1, a51);
+      FloatVector b6 = FloatVector.broadcast(s, k[r6 + e]);
+      a60 = b6.fma(q0, a60);
+      a61 = b6.fma(q1, a61);
+      FloatVector b7 = FloatVector.broadcast(s, k[r7 + e]);
+      a70 = b7.fma(q0, a70);
+      a71 = b7.fma(q1, a71);
+    }
+    a00.intoArray(st, s0);
+    a01.intoArray(st, s0 + n);
+    a10.intoArray(st, s0 + br);
+    a11.intoArray(st, s0 + br + n);
+    a20.intoArray(st, s0 + 2 * br);
+    a21.intoArray(st, s0 + 2 * br + n);
+    a30.intoArray(st, s0 + 3 * br);
+    a31.intoArray(st, s0 + 3 * br + n);
+    a40.intoArray(st, s0 + 4 * br);
+    a41.intoArray(st, s0 + 4 * br + n);
+    a50.intoArray(st, s0 + 5 * br);
+    a51.intoArray(st, s0 + 5 * br + n);
+    a60.intoArray(st, s0 + 6 * br);
+    a61.intoArray(st, s0 + 6 * br + n);
+    a70.intoArray(st, s0 + 7 * br);
+    a71.intoArray(st, s0 + 7 * br + n);
+  }
 
   /** 8 key rows x 1 query vector of {@code S^T = K Q^T} (small query tiles). */
   static void qk8x1(Lanes w, float[] k, int k0, int ldk, float[] qt, int d, float[] st,
@@ -1396,6 +1479,80 @@ final class Micro {
     a70.intoArray(ot, o0 + 7 * br);
     a71.intoArray(ot, o0 + 7 * br + n);
     a72.intoArray(ot, o0 + 7 * br + 2 * n);
+  }
+  /**
+   * 8 value columns x 2 query vectors of {@code O^T = diag(alpha) O^T + V^T P^T}; the rescale of
+   * the running output is folded into the load of the accumulators.
+   */
+  static void pv8x2(Lanes w, float[] v, int v0, int ldv, int cols, float[] pt, float[] ot,
+      int o0, float[] alpha) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector f0 = FloatVector.fromArray(s, alpha, 0);
+    FloatVector f1 = FloatVector.fromArray(s, alpha, n);
+    FloatVector a00 = FloatVector.fromArray(s, ot, o0).mul(f0);
+    FloatVector a01 = FloatVector.fromArray(s, ot, o0 + n).mul(f1);
+    FloatVector a10 = FloatVector.fromArray(s, ot, o0 + br).mul(f0);
+    FloatVector a11 = FloatVector.fromArray(s, ot, o0 + br + n).mul(f1);
+    FloatVector a20 = FloatVector.fromArray(s, ot, o0 + 2 * br).mul(f0);
+    FloatVector a21 = FloatVector.fromArray(s, ot, o0 + 2 * br + n).mul(f1);
+    FloatVector a30 = FloatVector.fromArray(s, ot, o0 + 3 * br).mul(f0);
+    FloatVector a31 = FloatVector.fromArray(s, ot, o0 + 3 * br + n).mul(f1);
+    FloatVector a40 = FloatVector.fromArray(s, ot, o0 + 4 * br).mul(f0);
+    FloatVector a41 = FloatVector.fromArray(s, ot, o0 + 4 * br + n).mul(f1);
+    FloatVector a50 = FloatVector.fromArray(s, ot, o0 + 5 * br).mul(f0);
+    FloatVector a51 = FloatVector.fromArray(s, ot, o0 + 5 * br + n).mul(f1);
+    FloatVector a60 = FloatVector.fromArray(s, ot, o0 + 6 * br).mul(f0);
+    FloatVector a61 = FloatVector.fromArray(s, ot, o0 + 6 * br + n).mul(f1);
+    FloatVector a70 = FloatVector.fromArray(s, ot, o0 + 7 * br).mul(f0);
+    FloatVector a71 = FloatVector.fromArray(s, ot, o0 + 7 * br + n).mul(f1);
+    for (int c = 0; c < cols; c++) {
+      int po = c * br;
+      int vo = v0 + c * ldv;
+      FloatVector p0 = FloatVector.fromArray(s, pt, po);
+      FloatVector p1 = FloatVector.fromArray(s, pt, po + n);
+      FloatVector b0 = FloatVector.broadcast(s, v[vo]);
+      a00 = b0.fma(p0, a00);
+      a01 = b0.fma(p1, a01);
+      FloatVector b1 = FloatVector.broadcast(s, v[vo + 1]);
+      a10 = b1.fma(p0, a10);
+      a11 = b1.fma(p1, a11);
+      FloatVector b2 = FloatVector.broadcast(s, v[vo + 2]);
+      a20 = b2.fma(p0, a20);
+      a21 = b2.fma(p1, a21);
+      FloatVector b3 = FloatVector.broadcast(s, v[vo + 3]);
+      a30 = b3.fma(p0, a30);
+      a31 = b3.fma(p1, a31);
+      FloatVector b4 = FloatVector.broadcast(s, v[vo + 4]);
+      a40 = b4.fma(p0, a40);
+      a41 = b4.fma(p1, a41);
+      FloatVector b5 = FloatVector.broadcast(s, v[vo + 5]);
+      a50 = b5.fma(p0, a50);
+      a51 = b5.fma(p1, a51);
+      FloatVector b6 = FloatVector.broadcast(s, v[vo + 6]);
+      a60 = b6.fma(p0, a60);
+      a61 = b6.fma(p1, a61);
+      FloatVector b7 = FloatVector.broadcast(s, v[vo + 7]);
+      a70 = b7.fma(p0, a70);
+      a71 = b7.fma(p1, a71);
+    }
+    a00.intoArray(ot, o0);
+    a01.intoArray(ot, o0 + n);
+    a10.intoArray(ot, o0 + br);
+    a11.intoArray(ot, o0 + br + n);
+    a20.intoArray(ot, o0 + 2 * br);
+    a21.intoArray(ot, o0 + 2 * br + n);
+    a30.intoArray(ot, o0 + 3 * br);
+    a31.intoArray(ot, o0 + 3 * br + n);
+    a40.intoArray(ot, o0 + 4 * br);
+    a41.intoArray(ot, o0 + 4 * br + n);
+    a50.intoArray(ot, o0 + 5 * br);
+    a51.intoArray(ot, o0 + 5 * br + n);
+    a60.intoArray(ot, o0 + 6 * br);
+    a61.intoArray(ot, o0 + 6 * br + n);
+    a70.intoArray(ot, o0 + 7 * br);
+    a71.intoArray(ot, o0 + 7 * br + n);
   }
 
   /**

@@ -13,8 +13,8 @@ import java.util.Map;
  * The permuted execution plan of a neighborhood (GNA's multi-dimensional tiles, kernel-notes
  * §3.3). Queries, keys and values are reordered by one {@link TokenPermutation}: the grid is cut
  * into patches (for example 8x8 in 2-D), each contiguous and row-major inside. An engine query
- * tile is a slab of whole rows of one patch (at most {@code tileRows} queries, for example 6x8
- * and 2x8 for an 8x8 patch at 512 bits), so its windows reach a small box of keys, and that box
+ * tile is a slab of whole rows of one patch (at most {@code tileRows} queries, for example two
+ * 4x8 slabs of an 8x8 patch at 512 bits), so its windows reach a small box of keys, and that box
  * is visited patch by patch: in each key patch only the rows (first axis) the box reaches, one
  * contiguous range, classified exactly for the slab (FULL when every query sees every key of the
  * range, no mask work; PARTIAL otherwise); adjacent ranges of one class are merged into one run.
@@ -39,6 +39,12 @@ final class NeighborhoodPatches {
       48, 56, 64};
   /** Query vectors of a full engine tile. */
   private static final int TILE_VECTORS = 3;
+  /**
+   * Relative cost of a key for a query tile of 1, 2 or 3 vectors of rows: measured on the dense
+   * engine (16, 32 and 48 query rows against 512 keys in cache: 47, 70 and 94 us), the narrower
+   * microkernels do less work per key but more per flop.
+   */
+  private static final double[] VECTOR_COST = {0, 1.5, 2.25, 3};
 
   final int tileRows;
   /** The patch (permutation tile) shape. */
@@ -79,7 +85,14 @@ final class NeighborhoodPatches {
         hi[a][x] = w[1] * dil[a] + x % dil[a];
       }
     }
-    this.patch = choosePatch(grid, lo, hi, tileRows);
+    int[] chosen = choosePatch(grid, lo, hi, tileRows);
+    this.patch = Arrays.copyOf(chosen, n);
+    // query tiles of about this many rows (fewer in the patches cut by the grid's edges)
+    long innerFull = 1;
+    for (int a = 1; a < n; a++) {
+      innerFull *= patch[a];
+    }
+    int tileTarget = (int) Math.min(tileRows, chosen[n] * innerFull);
     this.permutation = TokenPermutation.tiles(grid, patch);
     this.order = permutation.order();
     this.mask = boxMask(nb, order);
@@ -113,7 +126,7 @@ final class NeighborhoodPatches {
       for (int a = 1; a < n; a++) {
         inner *= p1[a] - p0[a];
       }
-      int slab = Math.max(1, tileRows / inner);
+      int slab = Math.max(1, tileTarget / inner);
       System.arraycopy(p0, 0, t0, 0, n);
       System.arraycopy(p1, 0, t1, 0, n);
       for (int y = p0[0]; y < p1[0]; y += slab) {
@@ -263,11 +276,15 @@ final class NeighborhoodPatches {
   }
 
   /**
-   * The patch shape: per-axis lengths (whole rows of a patch beyond the first axis at most
-   * {@code tileRows} tokens) minimising the estimated engine work over the grid: for every query
-   * tile, (keys visited + a cost per run and per tile) x query vectors (1 for a tile of at most
-   * one vector of rows, else 3). The estimate is exact for the visited keys and the runs of
-   * unmerged patches; it is a sum of per-axis terms, so it costs O(tiles) per candidate.
+   * The patch shape and the slab height: per-axis lengths (whole rows of a patch beyond the first
+   * axis at most {@code tileRows} tokens), then the rows of the first axis per query tile (the
+   * most that fit, or fewer whose tokens fill whole vectors). Chosen to minimise the estimated
+   * engine work over the grid: for every query tile, (keys visited + a cost per run and per tile)
+   * x the measured cost of the tile's query vectors ({@link #VECTOR_COST}). The estimate is
+   * exact for the visited keys and the runs of unmerged patches; it is a sum of per-axis terms,
+   * so it costs O(tiles) per candidate.
+   *
+   * @return the patch lengths, then the slab height
    */
   static int[] choosePatch(int[] grid, int[][] lo, int[][] hi, int tileRows) {
     int n = grid.length;
@@ -293,10 +310,18 @@ final class NeighborhoodPatches {
         inner *= p[a];
       }
       if (inner <= tileRows) {
-        double cost = cost(grid, lo, hi, p, (int) Math.max(1, tileRows / inner), lanes, memo);
-        if (cost < bestCost - 1e-9) {
-          bestCost = cost;
-          best = p.clone();
+        // slabs of the most rows that fit a tile, or of fewer rows filling whole vectors
+        int most = (int) Math.max(1, tileRows / inner);
+        for (int slab = most; slab >= 1; slab--) {
+          if (slab != most && (slab * inner) % lanes != 0) {
+            continue;
+          }
+          double cost = cost(grid, lo, hi, p, slab, lanes, memo);
+          if (cost < bestCost - 1e-9) {
+            bestCost = cost;
+            best = Arrays.copyOf(p, n + 1);
+            best[n] = slab;
+          }
         }
       }
       int a = n - 1;
@@ -340,7 +365,7 @@ final class NeighborhoodPatches {
           double keys = (double) i[2] * j[2] * k[2]
               + RUN_COST * (double) i[3] * j[3] * k[3]
               + TILE_COST * (double) i[1] * j[1] * k[1];
-          total += keys * (rows <= lanes ? 1 : TILE_VECTORS);
+          total += keys * VECTOR_COST[Math.min(TILE_VECTORS, (rows + lanes - 1) / lanes)];
         }
       }
     }
