@@ -1169,7 +1169,7 @@ final class Micro {
     return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
   }
 
-  // ---- microkernels (8 rows x 3 or 1 vectors; written out so that every accumulator is a local)
+  // ---- microkernels (8 rows x 3, 2 or 1 vectors; every accumulator a separate local)
 
   /** 8 key rows x 3 query vectors of {@code S^T = K Q^T} (24 accumulators for 3). */
   static void qk8x3(Lanes w, float[] k, int k0, int ldk, float[] qt, int d, float[] st,
