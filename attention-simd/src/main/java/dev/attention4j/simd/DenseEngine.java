@@ -777,7 +777,7 @@ public final class DenseEngine {
     float[] sr = s.sr;
     CodeKvSource.CodeRun run = s.run;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
-      m = src.keyRun(b, g, j0 + c0, cols - c0, run);
+      m = checkRun(src.keyRun(b, g, j0 + c0, cols - c0, run), cols - c0, "keyRun");
       Micro.scoresRowMajor(lanes, groups, null, run.codes, fp8, run.offset, run.stride, m, s.qr,
           d, sr, c0, bc, s.red);
       Micro.scaleKeys(lanes, rows, sr, c0, bc, m, run.scales, run.scaleOffset);
@@ -790,10 +790,19 @@ public final class DenseEngine {
     }
     Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
     for (int c0 = 0, m; c0 < cols; c0 += m) {
-      m = src.valueRun(b, g, j0 + c0, cols - c0, run);
+      m = checkRun(src.valueRun(b, g, j0 + c0, cols - c0, run), cols - c0, "valueRun");
       Micro.valuesRowsCodes(lanes, groups, run.codes, fp8, run.offset, run.stride, m, sr, c0,
           bc, 1, s.or, dv, c0 == 0 ? s.alpha : s.ones, run.scales, run.scaleOffset);
     }
+  }
+
+  /** A run length from a {@link CodeKvSource}, which must lie in {@code [1, max]}. */
+  private static int checkRun(int m, int max, String what) {
+    if (m < 1 || m > max) {
+      throw new IllegalStateException("CodeKvSource." + what + " returned " + m
+          + " keys, expected 1 to " + max);
+    }
+    return m;
   }
 
   private void setupLanes(Scratch s, int g, int p0, int rows) {
