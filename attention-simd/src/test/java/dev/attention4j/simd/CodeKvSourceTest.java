@@ -160,9 +160,10 @@ class CodeKvSourceTest {
     for (boolean fp8 : new boolean[] {false, true}) {
       for (int sq : new int[] {1, 2}) {
         SplittableRandom rnd = new SplittableRandom(31L * runLength + sq + (fp8 ? 7 : 0));
-        Runs src = new Runs(rnd, 2, 32, 700, runLength, fp8);
-        Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 8, sq, 32);
-        Tensor out = Tensor.zeros(DType.F32, 1, 8, sq, 32);
+        // D = 96: four-vector and one-vector blocks of the value dim at 512 bits
+        Runs src = new Runs(rnd, 2, 96, 700, runLength, fp8);
+        Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 8, sq, 96);
+        Tensor out = Tensor.zeros(DType.F32, 1, 8, sq, 96);
         Tensor lse = Tensor.zeros(DType.F32, 1, 8, sq);
         AttentionOptions o = AttentionOptions.builder().causal(true).build();
         SimdAttention.withBits(512).forwardSource(q, src, out, lse, o);
