@@ -260,7 +260,7 @@ final class ChunkedHead {
   private void keys(Tensor k, Tensor v, int b, int j0, int ck) {
     Rows.load(k, b, g, j0, ck, d, xk);
     Rows.load(v, b, g, j0, ck, dv, xv);
-    valuesFinite = Vec.allFinite(xv, 0, ck * dv);
+    valuesFinite = TileMatmul.allFinite(xv, 0, ck * dv);
     Features.apply(map, false, g, xk, ck, d, pk, u);
     macs += (long) ck * d * hedgehogF;
   }

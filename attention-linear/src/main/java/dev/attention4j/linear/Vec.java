@@ -63,24 +63,6 @@ final class Vec {
     }
   }
 
-  /** True when {@code x[x0 .. x0 + n)} holds no NaN or infinity. */
-  static boolean allFinite(float[] x, int x0, int n) {
-    FloatVector zero = FloatVector.zero(S);
-    // x * 0 is 0 for finite x and NaN for NaN or an infinity; two chains
-    FloatVector acc0 = zero;
-    FloatVector acc1 = zero;
-    int i = 0;
-    for (; i + 2 * L <= n; i += 2 * L) {
-      acc0 = FloatVector.fromArray(S, x, x0 + i).fma(zero, acc0);
-      acc1 = FloatVector.fromArray(S, x, x0 + i + L).fma(zero, acc1);
-    }
-    float tail = 0f;
-    for (; i < n; i++) {
-      tail += x[x0 + i] * 0f;
-    }
-    return !Float.isNaN(reduce(acc0.add(acc1)) + tail);
-  }
-
   /** {@code x[x0 + i] *= alpha}. */
   static void scale(float alpha, float[] x, int x0, int n) {
     int i = 0;

@@ -722,25 +722,35 @@ public final class DenseEngine {
    * logits are kept row-major ({@link Micro#scoresRowMajor}), so the softmax runs with the keys
    * along the lanes (no lane is wasted on absent query rows) and {@code P V} reads each
    * probability as a broadcast. K and V are read in place when they can be, else converted
-   * {@value #SUB_KEYS} keys at a time into a buffer that stays in L1.
+   * {@value #SUB_KEYS} keys at a time into a buffer that stays in L1. The 8-bit codes of a
+   * {@link CodeKvSource} are read in place and decoded in registers: the logits of the codes
+   * times the key scales, and {@code P} times the value codes with the channel scales applied
+   * once per output element and run of keys.
    */
   private void rowTile(Scratch s, int rows, int b, int g, int j0, int j1) {
-    if (kRows instanceof SourceRows src && src.codes != null) {
-      rowTileCodes(s, rows, b, g, j0, j1, src.codes);
-      return;
-    }
     int d = shape.headDim();
     int dv = shape.valueDim();
     int cols = j1 - j0;
     int groups = Micro.rowGroups(rows);
     int n = lanes.species().length();
     float[] sr = s.sr;
-    // S = Q K^T, row-major sr[r * bc + c]
+    // 8-bit codes read in place and decoded in registers, or float32 rows
+    CodeKvSource codes = kRows instanceof SourceRows src ? src.codes : null;
+    boolean fp8 = codes != null && codes.codes() == CodeKvSource.Codes.FP8_E4M3;
+    CodeKvSource.CodeRun run = s.run;
+    // S = Q K^T, row-major sr[r * bc + c] (codes: times the key scales)
     int step = kRows.inPlace() ? cols : SUB_KEYS;
-    for (int c0 = 0; c0 < cols; c0 += step) {
-      int m = Math.min(step, cols - c0);
-      float[] ka = kRows.locate(b, g, j0 + c0, m, d, s.kbuf, s);
-      Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bc, s.red);
+    for (int c0 = 0, m; c0 < cols; c0 += m) {
+      if (codes != null) {
+        m = checkRun(codes.keyRun(b, g, j0 + c0, cols - c0, run), cols - c0, "keyRun");
+        Micro.scoresRowMajor(lanes, groups, null, run.codes, fp8, run.offset, run.stride, m,
+            s.qr, d, sr, c0, bc, s.red);
+        Micro.scaleKeys(lanes, rows, sr, c0, bc, m, run.scales, run.scaleOffset);
+      } else {
+        m = Math.min(step, cols - c0);
+        float[] ka = kRows.locate(b, g, j0 + c0, m, d, s.kbuf, s);
+        Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bc, s.red);
+      }
     }
     // pad each row to whole vectors with -inf (weight 0)
     int end = (cols + n - 1) / n * n;
@@ -750,51 +760,23 @@ public final class DenseEngine {
       }
     }
     Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
-    // O = diag(alpha) O + P V; the rescale goes with the first block of keys
+    // O = diag(alpha) O + P V; the rescale goes with the first block of keys (codes: the
+    // channel scales once per run)
     step = vRows.inPlace() ? cols : SUB_KEYS;
-    for (int c0 = 0; c0 < cols; c0 += step) {
-      int m = Math.min(step, cols - c0);
-      float[] va = vRows.locate(b, g, j0 + c0, m, dv, s.vbuf, s);
-      Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bc, 1, s.or, dv,
-          c0 == 0 ? s.alpha : s.ones);
+    for (int c0 = 0, m; c0 < cols; c0 += m) {
+      float[] alpha = c0 == 0 ? s.alpha : s.ones;
+      if (codes != null) {
+        m = checkRun(codes.valueRun(b, g, j0 + c0, cols - c0, run), cols - c0, "valueRun");
+        Micro.valuesRowsCodes(lanes, groups, run.codes, fp8, run.offset, run.stride, m, sr, c0,
+            bc, 1, s.or, dv, alpha, run.scales, run.scaleOffset);
+      } else {
+        m = Math.min(step, cols - c0);
+        float[] va = vRows.locate(b, g, j0 + c0, m, dv, s.vbuf, s);
+        Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bc, 1, s.or, dv, alpha);
+      }
     }
   }
 
-  /**
-   * {@link #rowTile} over 8-bit codes read in place ({@link CodeKvSource}): the logits of the
-   * codes times the key scales, the softmax, then {@code P} times the value codes with the
-   * channel scales applied once per output element and run of keys; the codes are decoded in
-   * registers.
-   */
-  private void rowTileCodes(Scratch s, int rows, int b, int g, int j0, int j1,
-      CodeKvSource src) {
-    int d = shape.headDim();
-    int dv = shape.valueDim();
-    int cols = j1 - j0;
-    int groups = Micro.rowGroups(rows);
-    int n = lanes.species().length();
-    boolean fp8 = src.codes() == CodeKvSource.Codes.FP8_E4M3;
-    float[] sr = s.sr;
-    CodeKvSource.CodeRun run = s.run;
-    for (int c0 = 0, m; c0 < cols; c0 += m) {
-      m = checkRun(src.keyRun(b, g, j0 + c0, cols - c0, run), cols - c0, "keyRun");
-      Micro.scoresRowMajor(lanes, groups, null, run.codes, fp8, run.offset, run.stride, m, s.qr,
-          d, sr, c0, bc, s.red);
-      Micro.scaleKeys(lanes, rows, sr, c0, bc, m, run.scales, run.scaleOffset);
-    }
-    int end = (cols + n - 1) / n * n;
-    if (end > cols) {
-      for (int r = 0; r < rows; r++) {
-        Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
-      }
-    }
-    Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
-    for (int c0 = 0, m; c0 < cols; c0 += m) {
-      m = checkRun(src.valueRun(b, g, j0 + c0, cols - c0, run), cols - c0, "valueRun");
-      Micro.valuesRowsCodes(lanes, groups, run.codes, fp8, run.offset, run.stride, m, sr, c0,
-          bc, 1, s.or, dv, c0 == 0 ? s.alpha : s.ones, run.scales, run.scaleOffset);
-    }
-  }
 
   /** A run length from a {@link CodeKvSource}, which must lie in {@code [1, max]}. */
   private static int checkRun(int m, int max, String what) {

@@ -88,7 +88,7 @@ final class Micro {
           qkRows4x4(w, k, k0 + (c0 + c) * ldk, ldk, qr, q0, d, red, c);
         }
         for (; c < m; c++) {
-          qkRows1x4(w, k, k0 + (c0 + c) * ldk, qr, q0, d, red, c);
+          qkRows1x4(w, k, null, false, k0 + (c0 + c) * ldk, qr, q0, d, red, c);
         }
         for (int r = 0; r < ROW_GROUP; r++) {
           reduceTree(w, red, r * n * n, red, out);
@@ -171,15 +171,19 @@ final class Micro {
     a33.intoArray(red, r3 + 3 * n);
   }
 
-  /** 1 key x 4 query rows along the head dim (the tail of a key block). */
-  static void qkRows1x4(Lanes w, float[] k, int k0, float[] qr, int q0, int d, float[] red,
-      int c) {
+  /**
+   * 1 key x 4 query rows along the head dim (the tail of a key block), from float32 rows
+   * {@code k} or, when {@code kc} is not null, 8-bit codes ({@link #codes}).
+   */
+  static void qkRows1x4(Lanes w, float[] k, byte[] kc, boolean fp8, int k0, float[] qr, int q0,
+      int d, float[] red, int c) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     FloatVector z = FloatVector.zero(s);
     FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
     for (int e = 0; e < d; e += n) {
-      FloatVector y = FloatVector.fromArray(s, k, k0 + e);
+      FloatVector y = kc == null ? FloatVector.fromArray(s, k, k0 + e)
+          : codes(w, kc, k0 + e, fp8);
       a0 = y.fma(FloatVector.fromArray(s, qr, q0 + e), a0);
       a1 = y.fma(FloatVector.fromArray(s, qr, q0 + d + e), a1);
       a2 = y.fma(FloatVector.fromArray(s, qr, q0 + 2 * d + e), a2);
@@ -560,11 +564,7 @@ final class Micro {
       }
       // key tail, one key at a time, lanes summed in order
       for (; c < cols; c++) {
-        if (kc == null) {
-          qkRows1x4(w, k, k0 + c * ldk, qr, q0, d, red, 0);
-        } else {
-          qkRows1x4Codes(w, kc, fp8, k0 + c * ldk, qr, q0, d, red);
-        }
+        qkRows1x4(w, k, kc, fp8, k0 + c * ldk, qr, q0, d, red, 0);
         for (int r = 0; r < ROW_GROUP; r++) {
           float t = 0f;
           for (int x = 0; x < n; x++) {
@@ -643,26 +643,6 @@ final class Micro {
     u0 = la.selectFrom(a30, a31).add(ha.selectFrom(a30, a31));
     u1 = la.selectFrom(a32, a33).add(ha.selectFrom(a32, a33));
     lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + 3 * rs);
-  }
-
-  /** One key of {@link #qkRows1x4} as 8-bit codes decoded in registers. */
-  static void qkRows1x4Codes(Lanes w, byte[] k, boolean fp8, int k0, float[] qr, int q0, int d,
-      float[] red) {
-    VectorSpecies<Float> s = w.species();
-    int n = s.length();
-    FloatVector z = FloatVector.zero(s);
-    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
-    for (int e = 0; e < d; e += n) {
-      FloatVector y = codes(w, k, k0 + e, fp8);
-      a0 = y.fma(FloatVector.fromArray(s, qr, q0 + e), a0);
-      a1 = y.fma(FloatVector.fromArray(s, qr, q0 + d + e), a1);
-      a2 = y.fma(FloatVector.fromArray(s, qr, q0 + 2 * d + e), a2);
-      a3 = y.fma(FloatVector.fromArray(s, qr, q0 + 3 * d + e), a3);
-    }
-    a0.intoArray(red, 0);
-    a1.intoArray(red, n * n);
-    a2.intoArray(red, 2 * n * n);
-    a3.intoArray(red, 3 * n * n);
   }
 
   /**

@@ -23,6 +23,8 @@ public final class TileMatmul {
 
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final int L = S.length();
+  /** The preferred width, for the engine's helpers. */
+  private static final Lanes W = Lanes.of(0);
 
   private TileMatmul() {
   }
@@ -88,6 +90,14 @@ public final class TileMatmul {
   /** Multiply-adds of {@link #multiply}: {@code m * n * k}. */
   public static long multiplyAdds(int m, int n, int k) {
     return (long) m * n * k;
+  }
+
+  /**
+   * True when {@code x[off .. off + n)} holds no NaN or infinity: the dense engine's check
+   * ({@code x * 0} accumulated in vectors).
+   */
+  public static boolean allFinite(float[] x, int off, int n) {
+    return Micro.allFinite(W, x, off, n, 1, n);
   }
 
   /**
