@@ -275,10 +275,12 @@ final class Micro {
       int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4(w, v, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv, alpha, r0);
+        pvRows4x4(w, v, null, false, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+            alpha, r0, null, 0);
       }
       for (; e < dv; e += n) {
-        pvRows1x4(w, v, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv, alpha, r0);
+        pvRows1x4(w, v, null, false, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+            alpha, r0, null, 0);
       }
     }
   }
@@ -298,98 +300,14 @@ final class Micro {
       int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4Codes(w, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows4x4(w, null, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, scale, s0 + e);
       }
       for (; e < dv; e += n) {
-        pvRows1x4Codes(w, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows1x4(w, null, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, scale, s0 + e);
       }
     }
-  }
-
-  /** 4 query rows x 4 vectors of value columns from 8-bit codes. */
-  static void pvRows4x4Codes(Lanes w, byte[] v, boolean fp8, int v0, int ldv, int cols,
-      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
-      float[] scale, int s0) {
-    VectorSpecies<Float> s = w.species();
-    int n = s.length();
-    FloatVector z = FloatVector.zero(s);
-    FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
-    FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
-    FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
-    FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
-    // keys in the order 0, Q, 2Q, 3Q, 1, Q + 1, ... as pvRows4x4: four runs read concurrently
-    int quarter = cols / 4;
-    int full = 4 * quarter;
-    for (int i = 0; i < cols; i++) {
-      int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
-      int vo = v0 + c * ldv;
-      int po = pb + c * pcs;
-      FloatVector y0 = codes(w, v, vo, fp8);
-      FloatVector y1 = codes(w, v, vo + n, fp8);
-      FloatVector y2 = codes(w, v, vo + 2 * n, fp8);
-      FloatVector y3 = codes(w, v, vo + 3 * n, fp8);
-      FloatVector p0 = FloatVector.broadcast(s, p[po]);
-      a00 = y0.fma(p0, a00);
-      a01 = y1.fma(p0, a01);
-      a02 = y2.fma(p0, a02);
-      a03 = y3.fma(p0, a03);
-      FloatVector p1 = FloatVector.broadcast(s, p[po + prs]);
-      a10 = y0.fma(p1, a10);
-      a11 = y1.fma(p1, a11);
-      a12 = y2.fma(p1, a12);
-      a13 = y3.fma(p1, a13);
-      FloatVector p2 = FloatVector.broadcast(s, p[po + 2 * prs]);
-      a20 = y0.fma(p2, a20);
-      a21 = y1.fma(p2, a21);
-      a22 = y2.fma(p2, a22);
-      a23 = y3.fma(p2, a23);
-      FloatVector p3 = FloatVector.broadcast(s, p[po + 3 * prs]);
-      a30 = y0.fma(p3, a30);
-      a31 = y1.fma(p3, a31);
-      a32 = y2.fma(p3, a32);
-      a33 = y3.fma(p3, a33);
-    }
-    // or = alpha or + acc * scale, channel by channel
-    for (int x = 0; x < 4; x++) {
-      FloatVector c = FloatVector.fromArray(s, scale, s0 + x * n);
-      FloatVector r0v = x == 0 ? a00 : x == 1 ? a01 : x == 2 ? a02 : a03;
-      FloatVector r1v = x == 0 ? a10 : x == 1 ? a11 : x == 2 ? a12 : a13;
-      FloatVector r2v = x == 0 ? a20 : x == 1 ? a21 : x == 2 ? a22 : a23;
-      FloatVector r3v = x == 0 ? a30 : x == 1 ? a31 : x == 2 ? a32 : a33;
-      int o = o0 + x * n;
-      r0v.fma(c, FloatVector.fromArray(s, or, o).mul(alpha[r0])).intoArray(or, o);
-      r1v.fma(c, FloatVector.fromArray(s, or, o + dv).mul(alpha[r0 + 1])).intoArray(or, o + dv);
-      r2v.fma(c, FloatVector.fromArray(s, or, o + 2 * dv).mul(alpha[r0 + 2]))
-          .intoArray(or, o + 2 * dv);
-      r3v.fma(c, FloatVector.fromArray(s, or, o + 3 * dv).mul(alpha[r0 + 3]))
-          .intoArray(or, o + 3 * dv);
-    }
-  }
-
-  /** 4 query rows x 1 vector of value columns from 8-bit codes (the tail of the value dim). */
-  static void pvRows1x4Codes(Lanes w, byte[] v, boolean fp8, int v0, int ldv, int cols,
-      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
-      float[] scale, int s0) {
-    VectorSpecies<Float> s = w.species();
-    FloatVector z = FloatVector.zero(s);
-    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
-    for (int c = 0; c < cols; c++) {
-      FloatVector y = codes(w, v, v0 + c * ldv, fp8);
-      int po = pb + c * pcs;
-      a0 = y.fma(FloatVector.broadcast(s, p[po]), a0);
-      a1 = y.fma(FloatVector.broadcast(s, p[po + prs]), a1);
-      a2 = y.fma(FloatVector.broadcast(s, p[po + 2 * prs]), a2);
-      a3 = y.fma(FloatVector.broadcast(s, p[po + 3 * prs]), a3);
-    }
-    FloatVector c0 = FloatVector.fromArray(s, scale, s0);
-    a0.fma(c0, FloatVector.fromArray(s, or, o0).mul(alpha[r0])).intoArray(or, o0);
-    a1.fma(c0, FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1])).intoArray(or, o0 + dv);
-    a2.fma(c0, FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]))
-        .intoArray(or, o0 + 2 * dv);
-    a3.fma(c0, FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]))
-        .intoArray(or, o0 + 3 * dv);
   }
 
   /**
@@ -413,34 +331,40 @@ final class Micro {
     }
   }
 
-  /** 4 query rows x 4 vectors of value columns; the rescale is folded into the loads. */
-  static void pvRows4x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] p, int pb,
-      int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0) {
+  /**
+   * 4 query rows x 4 vectors of value columns, from float32 rows {@code v} (the rescale folded
+   * into the loads) or, when {@code vc} is not null, 8-bit codes ({@link #codes}) summed from
+   * zero and then {@code or = alpha or + sum * scale[s0 + e]}.
+   */
+  static void pvRows4x4(Lanes w, float[] v, byte[] vc, boolean fp8, int v0, int ldv, int cols,
+      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
+      float[] scale, int s0) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int o1 = o0 + dv;
     int o2 = o1 + dv;
     int o3 = o2 + dv;
+    FloatVector z = FloatVector.zero(s);
     float f0 = alpha[r0];
     float f1 = alpha[r0 + 1];
     float f2 = alpha[r0 + 2];
     float f3 = alpha[r0 + 3];
-    FloatVector a00 = FloatVector.fromArray(s, or, o0).mul(f0);
-    FloatVector a01 = FloatVector.fromArray(s, or, o0 + n).mul(f0);
-    FloatVector a02 = FloatVector.fromArray(s, or, o0 + 2 * n).mul(f0);
-    FloatVector a03 = FloatVector.fromArray(s, or, o0 + 3 * n).mul(f0);
-    FloatVector a10 = FloatVector.fromArray(s, or, o1).mul(f1);
-    FloatVector a11 = FloatVector.fromArray(s, or, o1 + n).mul(f1);
-    FloatVector a12 = FloatVector.fromArray(s, or, o1 + 2 * n).mul(f1);
-    FloatVector a13 = FloatVector.fromArray(s, or, o1 + 3 * n).mul(f1);
-    FloatVector a20 = FloatVector.fromArray(s, or, o2).mul(f2);
-    FloatVector a21 = FloatVector.fromArray(s, or, o2 + n).mul(f2);
-    FloatVector a22 = FloatVector.fromArray(s, or, o2 + 2 * n).mul(f2);
-    FloatVector a23 = FloatVector.fromArray(s, or, o2 + 3 * n).mul(f2);
-    FloatVector a30 = FloatVector.fromArray(s, or, o3).mul(f3);
-    FloatVector a31 = FloatVector.fromArray(s, or, o3 + n).mul(f3);
-    FloatVector a32 = FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3);
-    FloatVector a33 = FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3);
+    FloatVector a00 = vc == null ? FloatVector.fromArray(s, or, o0).mul(f0) : z;
+    FloatVector a01 = vc == null ? FloatVector.fromArray(s, or, o0 + n).mul(f0) : z;
+    FloatVector a02 = vc == null ? FloatVector.fromArray(s, or, o0 + 2 * n).mul(f0) : z;
+    FloatVector a03 = vc == null ? FloatVector.fromArray(s, or, o0 + 3 * n).mul(f0) : z;
+    FloatVector a10 = vc == null ? FloatVector.fromArray(s, or, o1).mul(f1) : z;
+    FloatVector a11 = vc == null ? FloatVector.fromArray(s, or, o1 + n).mul(f1) : z;
+    FloatVector a12 = vc == null ? FloatVector.fromArray(s, or, o1 + 2 * n).mul(f1) : z;
+    FloatVector a13 = vc == null ? FloatVector.fromArray(s, or, o1 + 3 * n).mul(f1) : z;
+    FloatVector a20 = vc == null ? FloatVector.fromArray(s, or, o2).mul(f2) : z;
+    FloatVector a21 = vc == null ? FloatVector.fromArray(s, or, o2 + n).mul(f2) : z;
+    FloatVector a22 = vc == null ? FloatVector.fromArray(s, or, o2 + 2 * n).mul(f2) : z;
+    FloatVector a23 = vc == null ? FloatVector.fromArray(s, or, o2 + 3 * n).mul(f2) : z;
+    FloatVector a30 = vc == null ? FloatVector.fromArray(s, or, o3).mul(f3) : z;
+    FloatVector a31 = vc == null ? FloatVector.fromArray(s, or, o3 + n).mul(f3) : z;
+    FloatVector a32 = vc == null ? FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3) : z;
+    FloatVector a33 = vc == null ? FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3) : z;
     int q1 = prs;
     int q2 = 2 * prs;
     int q3 = 3 * prs;
@@ -452,10 +376,14 @@ final class Micro {
       int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
       int vo = v0 + c * ldv;
       int po = pb + c * pcs;
-      FloatVector y0 = FloatVector.fromArray(s, v, vo);
-      FloatVector y1 = FloatVector.fromArray(s, v, vo + n);
-      FloatVector y2 = FloatVector.fromArray(s, v, vo + 2 * n);
-      FloatVector y3 = FloatVector.fromArray(s, v, vo + 3 * n);
+      FloatVector y0 = vc == null ? FloatVector.fromArray(s, v, vo)
+          : codes(w, vc, vo, fp8);
+      FloatVector y1 = vc == null ? FloatVector.fromArray(s, v, vo + n)
+          : codes(w, vc, vo + n, fp8);
+      FloatVector y2 = vc == null ? FloatVector.fromArray(s, v, vo + 2 * n)
+          : codes(w, vc, vo + 2 * n, fp8);
+      FloatVector y3 = vc == null ? FloatVector.fromArray(s, v, vo + 3 * n)
+          : codes(w, vc, vo + 3 * n, fp8);
       FloatVector p0 = FloatVector.broadcast(s, p[po]);
       a00 = y0.fma(p0, a00);
       a01 = y1.fma(p0, a01);
@@ -477,45 +405,83 @@ final class Micro {
       a32 = y2.fma(p3, a32);
       a33 = y3.fma(p3, a33);
     }
-    a00.intoArray(or, o0);
-    a01.intoArray(or, o0 + n);
-    a02.intoArray(or, o0 + 2 * n);
-    a03.intoArray(or, o0 + 3 * n);
-    a10.intoArray(or, o1);
-    a11.intoArray(or, o1 + n);
-    a12.intoArray(or, o1 + 2 * n);
-    a13.intoArray(or, o1 + 3 * n);
-    a20.intoArray(or, o2);
-    a21.intoArray(or, o2 + n);
-    a22.intoArray(or, o2 + 2 * n);
-    a23.intoArray(or, o2 + 3 * n);
-    a30.intoArray(or, o3);
-    a31.intoArray(or, o3 + n);
-    a32.intoArray(or, o3 + 2 * n);
-    a33.intoArray(or, o3 + 3 * n);
+    if (vc == null) {
+      a00.intoArray(or, o0);
+      a01.intoArray(or, o0 + n);
+      a02.intoArray(or, o0 + 2 * n);
+      a03.intoArray(or, o0 + 3 * n);
+      a10.intoArray(or, o1);
+      a11.intoArray(or, o1 + n);
+      a12.intoArray(or, o1 + 2 * n);
+      a13.intoArray(or, o1 + 3 * n);
+      a20.intoArray(or, o2);
+      a21.intoArray(or, o2 + n);
+      a22.intoArray(or, o2 + 2 * n);
+      a23.intoArray(or, o2 + 3 * n);
+      a30.intoArray(or, o3);
+      a31.intoArray(or, o3 + n);
+      a32.intoArray(or, o3 + 2 * n);
+      a33.intoArray(or, o3 + 3 * n);
+      return;
+    }
+    // codes: or = alpha or + acc * scale, the channel scales once per run
+    FloatVector c0 = FloatVector.fromArray(s, scale, s0);
+    FloatVector c1 = FloatVector.fromArray(s, scale, s0 + n);
+    FloatVector c2 = FloatVector.fromArray(s, scale, s0 + 2 * n);
+    FloatVector c3 = FloatVector.fromArray(s, scale, s0 + 3 * n);
+    a00.fma(c0, FloatVector.fromArray(s, or, o0).mul(f0)).intoArray(or, o0);
+    a01.fma(c1, FloatVector.fromArray(s, or, o0 + n).mul(f0)).intoArray(or, o0 + n);
+    a02.fma(c2, FloatVector.fromArray(s, or, o0 + 2 * n).mul(f0)).intoArray(or, o0 + 2 * n);
+    a03.fma(c3, FloatVector.fromArray(s, or, o0 + 3 * n).mul(f0)).intoArray(or, o0 + 3 * n);
+    a10.fma(c0, FloatVector.fromArray(s, or, o1).mul(f1)).intoArray(or, o1);
+    a11.fma(c1, FloatVector.fromArray(s, or, o1 + n).mul(f1)).intoArray(or, o1 + n);
+    a12.fma(c2, FloatVector.fromArray(s, or, o1 + 2 * n).mul(f1)).intoArray(or, o1 + 2 * n);
+    a13.fma(c3, FloatVector.fromArray(s, or, o1 + 3 * n).mul(f1)).intoArray(or, o1 + 3 * n);
+    a20.fma(c0, FloatVector.fromArray(s, or, o2).mul(f2)).intoArray(or, o2);
+    a21.fma(c1, FloatVector.fromArray(s, or, o2 + n).mul(f2)).intoArray(or, o2 + n);
+    a22.fma(c2, FloatVector.fromArray(s, or, o2 + 2 * n).mul(f2)).intoArray(or, o2 + 2 * n);
+    a23.fma(c3, FloatVector.fromArray(s, or, o2 + 3 * n).mul(f2)).intoArray(or, o2 + 3 * n);
+    a30.fma(c0, FloatVector.fromArray(s, or, o3).mul(f3)).intoArray(or, o3);
+    a31.fma(c1, FloatVector.fromArray(s, or, o3 + n).mul(f3)).intoArray(or, o3 + n);
+    a32.fma(c2, FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3)).intoArray(or, o3 + 2 * n);
+    a33.fma(c3, FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3)).intoArray(or, o3 + 3 * n);
   }
 
-  /** 4 query rows x 1 vector of value columns (the tail of the value dim). */
-  static void pvRows1x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] p, int pb,
-      int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0) {
+  /** 4 query rows x 1 vector of value columns (the value dim's tail), as {@link #pvRows4x4}. */
+  static void pvRows1x4(Lanes w, float[] v, byte[] vc, boolean fp8, int v0, int ldv, int cols,
+      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
+      float[] scale, int s0) {
     VectorSpecies<Float> s = w.species();
-    FloatVector a0 = FloatVector.fromArray(s, or, o0).mul(alpha[r0]);
-    FloatVector a1 = FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1]);
-    FloatVector a2 = FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]);
-    FloatVector a3 = FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]);
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a0 = vc == null ? FloatVector.fromArray(s, or, o0).mul(alpha[r0]) : z;
+    FloatVector a1 = vc == null ? FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1]) : z;
+    FloatVector a2 = vc == null ? FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]) : z;
+    FloatVector a3 = vc == null ? FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]) : z;
     for (int c = 0; c < cols; c++) {
-      FloatVector y = FloatVector.fromArray(s, v, v0 + c * ldv);
+      FloatVector y = vc == null ? FloatVector.fromArray(s, v, v0 + c * ldv)
+          : codes(w, vc, v0 + c * ldv, fp8);
       int po = pb + c * pcs;
       a0 = y.fma(FloatVector.broadcast(s, p[po]), a0);
       a1 = y.fma(FloatVector.broadcast(s, p[po + prs]), a1);
       a2 = y.fma(FloatVector.broadcast(s, p[po + 2 * prs]), a2);
       a3 = y.fma(FloatVector.broadcast(s, p[po + 3 * prs]), a3);
     }
-    a0.intoArray(or, o0);
-    a1.intoArray(or, o0 + dv);
-    a2.intoArray(or, o0 + 2 * dv);
-    a3.intoArray(or, o0 + 3 * dv);
+    if (vc == null) {
+      a0.intoArray(or, o0);
+      a1.intoArray(or, o0 + dv);
+      a2.intoArray(or, o0 + 2 * dv);
+      a3.intoArray(or, o0 + 3 * dv);
+      return;
+    }
+    FloatVector c0 = FloatVector.fromArray(s, scale, s0);
+    a0.fma(c0, FloatVector.fromArray(s, or, o0).mul(alpha[r0])).intoArray(or, o0);
+    a1.fma(c0, FloatVector.fromArray(s, or, o0 + dv).mul(alpha[r0 + 1])).intoArray(or, o0 + dv);
+    a2.fma(c0, FloatVector.fromArray(s, or, o0 + 2 * dv).mul(alpha[r0 + 2]))
+        .intoArray(or, o0 + 2 * dv);
+    a3.fma(c0, FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]))
+        .intoArray(or, o0 + 3 * dv);
   }
+
 
   // ---- row mode with row-major scores (decoding, FULL key tiles)
 
