@@ -361,6 +361,12 @@ class NeighborhoodTest {
     e = assertThrows(IllegalArgumentException.class,
         () -> new NeighborhoodAttention(nb).forward(q, k, k, AttentionOptions.defaults()));
     assertTrue(e.getMessage().contains("Sq == Sk"), e.getMessage());
+    // the permuted layout has no row-major positions for ALiBi
+    Tensor t = Tensor.zeros(DType.F32, 1, 1, 16, 8);
+    AttentionOptions alibi = AttentionOptions.builder().alibiSlopes(new double[] {0.5}).build();
+    e = assertThrows(IllegalArgumentException.class, () -> new NeighborhoodAttention(nb)
+        .forwardPermuted(t, t, t, Tensor.zeros(DType.F32, 1, 1, 16, 8), null, alibi));
+    assertTrue(e.getMessage().contains("ALiBi"), e.getMessage());
   }
 
   @Test
