@@ -41,6 +41,8 @@ final class ChunkedHead {
   private final float[] z;
   /** {@code pow[x] = lambda^x} for {@code 0 <= x <= C}, computed as {@code exp(-slope x)}. */
   private final float[] pow;
+  /** The state update's key weights {@code lambda^(ck - 1 - u)} (decay only). */
+  private final float[] keyDecay;
   // hybrid window
   private final float[] hq;
   private final float[] hk;
@@ -75,6 +77,7 @@ final class ChunkedHead {
     state = new float[fd * dv];
     z = new float[fd];
     pow = new float[c + 1];
+    keyDecay = new float[c];
     double slope = o.decaySlope(h);
     for (int x = 0; x <= c; x++) {
       pow[x] = (float) Math.exp(-slope * x);
@@ -107,12 +110,10 @@ final class ChunkedHead {
       int ck = Math.min(c, sk - j0);
       keys(k, v, b, j0, ck);
       // S += phi(K_c)^T V_c
-      TileMatmul.multiply(fd, dv, ck, pk, 0, 1, fd, xv, 0, dv, state, 0, dv, true);
+      TileMatmul.multiply(fd, dv, ck, kt, 0, ck, 1, xv, 0, dv, state, 0, dv, true);
       macs += (long) fd * dv * ck;
       if (o.normalize()) {
-        for (int r = 0; r < ck; r++) {
-          Vec.axpy(1f, pk, r * fd, z, 0, fd);
-        }
+        addRowSums(ck);
       }
     }
     for (int t0 = 0; t0 < sq; t0 += c) {
@@ -167,12 +168,6 @@ final class ChunkedHead {
 
   /** {@code num = ((phi(Q_c) phi(K_c)^T) .* Dmask) V_c}, {@code den} = its row sums. */
   private void intra(int cq, int ck, int pos0) {
-    // kt = phi(K_c)^T, [fd x ck]
-    for (int r = 0; r < ck; r++) {
-      for (int f = 0; f < fd; f++) {
-        kt[f * ck + r] = pk[r * fd + f];
-      }
-    }
     int lanes = TileMatmul.lanes();
     boolean decay = o.hasDecay();
     for (int i = 0; i < cq; i += 8) {
@@ -244,16 +239,25 @@ final class ChunkedHead {
   private void update(int ck) {
     if (o.hasDecay()) {
       Vec.scale(pow[ck], state, 0, fd * dv);
-      for (int r = 0; r < ck; r++) {
-        Vec.scale(pow[ck - 1 - r], pk, r * fd, fd);
+      // column u of phi(K_c)^T times lambda^(ck - 1 - u)
+      for (int u = 0; u < ck; u++) {
+        keyDecay[u] = pow[ck - 1 - u];
+      }
+      for (int f = 0; f < fd; f++) {
+        Vec.multiply(keyDecay, 0, kt, f * ck, ck);
       }
     }
-    TileMatmul.multiply(fd, dv, ck, pk, 0, 1, fd, xv, 0, dv, state, 0, dv, true);
+    TileMatmul.multiply(fd, dv, ck, kt, 0, ck, 1, xv, 0, dv, state, 0, dv, true);
     macs += (long) fd * dv * ck;
     if (o.normalize()) {
-      for (int r = 0; r < ck; r++) {
-        Vec.axpy(1f, pk, r * fd, z, 0, fd);
-      }
+      addRowSums(ck);
+    }
+  }
+
+  /** {@code z += sum over the chunk's keys of phi(k)} (normalised, hence never with decay). */
+  private void addRowSums(int ck) {
+    for (int r = 0; r < ck; r++) {
+      Vec.axpy(1f, pk, r * fd, z, 0, fd);
     }
   }
 
@@ -263,6 +267,12 @@ final class ChunkedHead {
     valuesFinite = TileMatmul.allFinite(xv, 0, ck * dv);
     Features.apply(map, false, g, xk, ck, d, pk, u);
     macs += (long) ck * d * hedgehogF;
+    // kt = phi(K_c)^T, [fd x ck]: B of the intra product, A (row-major) of the state update
+    for (int f = 0; f < fd; f++) {
+      for (int r = 0; r < ck; r++) {
+        kt[f * ck + r] = pk[r * fd + f];
+      }
+    }
   }
 
   private void queries(Tensor q, int b, int t0, int cq) {

@@ -74,6 +74,18 @@ final class Vec {
     }
   }
 
+  /** {@code x[x0 + i] *= w[w0 + i]}. */
+  static void multiply(float[] w, int w0, float[] x, int x0, int n) {
+    int i = 0;
+    for (; i + L <= n; i += L) {
+      FloatVector.fromArray(S, x, x0 + i).mul(FloatVector.fromArray(S, w, w0 + i))
+          .intoArray(x, x0 + i);
+    }
+    for (; i < n; i++) {
+      x[x0 + i] *= w[w0 + i];
+    }
+  }
+
   /** {@code sum_i x[x0 + i]}. */
   static float sum(float[] x, int x0, int n) {
     FloatVector s0 = FloatVector.zero(S);

@@ -9,8 +9,11 @@ import jdk.incubator.vector.VectorSpecies;
  * projections). Row-major outputs; the vector lanes run along the output columns.
  *
  * <p>{@link #multiply} computes {@code C = A B} or {@code C += A B}, where element {@code (i, p)}
- * of {@code A} is at {@code a[a0 + i * ars + p * acs]}, so {@code A} may be read transposed for
- * free ({@code A^T B} with {@code ars = 1}). {@code B} and {@code C} are row-major with leading
+ * of {@code A} is at {@code a[a0 + i * ars + p * acs]}, so {@code A} may be read transposed
+ * ({@code A^T B} with {@code ars = 1}); the microkernels read {@code A} along its rows
+ * ({@code acs = 1}: each row's index runs with the loop counter, so the JIT drops its bounds
+ * checks, worth 10-20 % here), and any other {@code A} is first copied into a per-thread
+ * row-major buffer of {@code m * k} floats. {@code B} and {@code C} are row-major with leading
  * dimensions {@code ldb} and {@code ldc}. The microkernels are written in the style of the dense
  * engine's ({@code Micro}): 8 rows x 3 vectors (24 accumulators in separate locals, TOOLCHAIN.md
  * pitfall 2), 8 x 2 and 8 x 1 for the remaining vectors, one row at a time for the row tail, and
@@ -44,6 +47,17 @@ public final class TileMatmul {
    */
   public static void multiply(int m, int n, int k, float[] a, int a0, int ars, int acs,
       float[] b, int b0, int ldb, float[] c, int c0, int ldc, boolean accumulate) {
+    if (acs != 1 && k > 1) {
+      float[] rows = rowMajor(m * k);
+      for (int p = 0; p < k; p++) {
+        for (int i = 0; i < m; i++) {
+          rows[i * k + p] = a[a0 + i * ars + p * acs];
+        }
+      }
+      a = rows;
+      a0 = 0;
+      ars = k;
+    }
     int nvec = n / L;
     int j = 0;
     // column panels of 3, 2 or 1 vectors
@@ -54,17 +68,17 @@ public final class TileMatmul {
         int ai = a0 + i * ars;
         int ci = c0 + i * ldc + j;
         if (w == 3) {
-          k8x3(k, a, ai, ars, acs, b, b0 + j, ldb, c, ci, ldc, accumulate);
+          k8x3(k, a, ai, ars, b, b0 + j, ldb, c, ci, ldc, accumulate);
         } else if (w == 2) {
-          k8x2(k, a, ai, ars, acs, b, b0 + j, ldb, c, ci, ldc, accumulate);
+          k8x2(k, a, ai, ars, b, b0 + j, ldb, c, ci, ldc, accumulate);
         } else {
-          k8x1(k, a, ai, ars, acs, b, b0 + j, ldb, c, ci, ldc, accumulate);
+          k8x1(k, a, ai, ars, b, b0 + j, ldb, c, ci, ldc, accumulate);
         }
       }
       // row tail, one vector at a time
       for (; i < m; i++) {
         for (int v = 0; v < w; v++) {
-          k1x1(k, a, a0 + i * ars, acs, b, b0 + j + v * L, ldb, c, c0 + i * ldc + j + v * L,
+          k1x1(k, a, a0 + i * ars, b, b0 + j + v * L, ldb, c, c0 + i * ldc + j + v * L,
               accumulate);
         }
       }
@@ -79,12 +93,23 @@ public final class TileMatmul {
         for (int jj = j; jj < n; jj++) {
           float acc = accumulate ? c[ci + jj] : 0f;
           for (int p = 0; p < k; p++) {
-            acc = Math.fma(a[ai + p * acs], b[b0 + p * ldb + jj], acc);
+            acc = Math.fma(a[ai + p], b[b0 + p * ldb + jj], acc);
           }
           c[ci + jj] = acc;
         }
       }
     }
+  }
+
+  /** The per-thread buffer of {@link #multiply} for {@code A} read with {@code acs != 1}. */
+  private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[1][0]);
+
+  private static float[] rowMajor(int size) {
+    float[][] holder = ROWS.get();
+    if (holder[0].length < size) {
+      holder[0] = new float[size];
+    }
+    return holder[0];
   }
 
   /** Multiply-adds of {@link #multiply}: {@code m * n * k}. */
@@ -126,26 +151,26 @@ public final class TileMatmul {
 
   // ---- microkernels
 
-  private static void k1x1(int k, float[] a, int ai, int acs, float[] b, int bj, int ldb,
+  private static void k1x1(int k, float[] a, int ai, float[] b, int bj, int ldb,
       float[] c, int ci, boolean acc) {
     FloatVector a0 = acc ? FloatVector.fromArray(S, c, ci) : FloatVector.zero(S);
     FloatVector a1 = FloatVector.zero(S);
     int p = 0;
     // two accumulators break the FMA latency chain
     for (; p + 2 <= k; p += 2) {
-      a0 = FloatVector.broadcast(S, a[ai + p * acs]).fma(FloatVector.fromArray(S, b, bj + p * ldb),
+      a0 = FloatVector.broadcast(S, a[ai + p]).fma(FloatVector.fromArray(S, b, bj + p * ldb),
           a0);
-      a1 = FloatVector.broadcast(S, a[ai + (p + 1) * acs])
+      a1 = FloatVector.broadcast(S, a[ai + p + 1])
           .fma(FloatVector.fromArray(S, b, bj + (p + 1) * ldb), a1);
     }
     if (p < k) {
-      a0 = FloatVector.broadcast(S, a[ai + p * acs]).fma(FloatVector.fromArray(S, b, bj + p * ldb),
+      a0 = FloatVector.broadcast(S, a[ai + p]).fma(FloatVector.fromArray(S, b, bj + p * ldb),
           a0);
     }
     a0.add(a1).intoArray(c, ci);
   }
 
-  private static void k8x3(int k, float[] a, int ai, int ars, int acs, float[] b, int bj, int ldb,
+  private static void k8x3(int k, float[] a, int ai, int ars, float[] b, int bj, int ldb,
       float[] c, int ci, int ldc, boolean acc) {
     int c1 = ci + ldc;
     int c2 = c1 + ldc;
@@ -198,7 +223,7 @@ public final class TileMatmul {
     int r7 = 7 * ars;
     for (int p = 0; p < k; p++) {
       int bo = bj + p * ldb;
-      int ao = ai + p * acs;
+      int ao = ai + p;
       FloatVector q0 = FloatVector.fromArray(S, b, bo);
       FloatVector q1 = FloatVector.fromArray(S, b, bo + L);
       FloatVector q2 = FloatVector.fromArray(S, b, bo + 2 * L);
@@ -261,7 +286,7 @@ public final class TileMatmul {
     a72.intoArray(c, c7 + 2 * L);
   }
 
-  private static void k8x2(int k, float[] a, int ai, int ars, int acs, float[] b, int bj, int ldb,
+  private static void k8x2(int k, float[] a, int ai, int ars, float[] b, int bj, int ldb,
       float[] c, int ci, int ldc, boolean acc) {
     int c1 = ci + ldc;
     int c2 = c1 + ldc;
@@ -306,7 +331,7 @@ public final class TileMatmul {
     int r7 = 7 * ars;
     for (int p = 0; p < k; p++) {
       int bo = bj + p * ldb;
-      int ao = ai + p * acs;
+      int ao = ai + p;
       FloatVector q0 = FloatVector.fromArray(S, b, bo);
       FloatVector q1 = FloatVector.fromArray(S, b, bo + L);
       FloatVector b0 = FloatVector.broadcast(S, a[ao]);
@@ -352,7 +377,7 @@ public final class TileMatmul {
     a71.intoArray(c, c7 + L);
   }
 
-  private static void k8x1(int k, float[] a, int ai, int ars, int acs, float[] b, int bj, int ldb,
+  private static void k8x1(int k, float[] a, int ai, int ars, float[] b, int bj, int ldb,
       float[] c, int ci, int ldc, boolean acc) {
     int c1 = ci + ldc;
     int c2 = c1 + ldc;
@@ -374,7 +399,7 @@ public final class TileMatmul {
       a70 = FloatVector.fromArray(S, c, c7);
     }
     for (int p = 0; p < k; p++) {
-      int ao = ai + p * acs;
+      int ao = ai + p;
       FloatVector q0 = FloatVector.fromArray(S, b, bj + p * ldb);
       a00 = FloatVector.broadcast(S, a[ao]).fma(q0, a00);
       a10 = FloatVector.broadcast(S, a[ao + ars]).fma(q0, a10);
