@@ -1126,28 +1126,6 @@ final class Micro {
     return s0 + s1 + s2 + s3;
   }
 
-  /** {@link #touch} for rows of 8-bit codes: one byte of every 64-byte line. */
-  static int touch(byte[] a, int off, int ld, int rows, int width) {
-    if (ld == width) {
-      width *= rows;
-      rows = 1;
-    }
-    int s0 = 0;
-    int s1 = 0;
-    for (int r = 0; r < rows; r++) {
-      int base = off + r * ld;
-      int e = 0;
-      for (; e + 64 < width; e += 128) {
-        s0 += a[base + e];
-        s1 += a[base + e + 64];
-      }
-      for (; e < width; e += 64) {
-        s0 += a[base + e];
-      }
-    }
-    return s0 + s1;
-  }
-
   /** True when {@code rows} rows of {@code width} floats (row stride {@code ld}) are all finite. */
   static boolean allFinite(Lanes w, float[] a, int off, int ld, int rows, int width) {
     VectorSpecies<Float> s = w.species();
