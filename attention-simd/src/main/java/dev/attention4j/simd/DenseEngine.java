@@ -304,6 +304,11 @@ public final class DenseEngine {
     return new DenseEngine(lanes, shape, q, kRows, vRows, o, null);
   }
 
+  /** Whether row-mode tiles touch their rows first ({@link #TOUCH_MIN_BYTES}). */
+  boolean touchesRows() {
+    return touchRows;
+  }
+
   /** The validated shape of the call. */
   public AttentionShape shape() {
     return shape;

@@ -116,6 +116,22 @@ class DecodeTest {
     Support.check(KERNEL, q, k, v, o, what);
   }
 
+  /** A float32 cache above {@link DenseEngine#TOUCH_MIN_BYTES}: its tiles are touched first. */
+  @Test
+  void largeCacheIsTouchedFirstAndMatchesReference() {
+    SplittableRandom rnd = new SplittableRandom(0x70C4L);
+    int sk = 50_000;
+    int d = 128;
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 4, 1, d);
+    Tensor k = Support.gaussian(rnd, DType.F32, 1, 1, 1, sk, d);
+    Tensor v = Support.gaussian(rnd, DType.F32, 1, 1, 1, sk, d);
+    AttentionOptions o = AttentionOptions.builder().causal(true).build();
+    assertTrue(4L * sk * 2 * d > DenseEngine.TOUCH_MIN_BYTES);
+    assertTrue(KERNEL.engine(q, k, v, o).touchesRows());
+    assertTrue(!KERNEL.engine(q, k.slice(2, 0, 1000), v.slice(2, 0, 1000), o).touchesRows());
+    Support.check(KERNEL, q, k, v, o, "Sk = " + sk + ", touched");
+  }
+
   @Test
   void automaticSplitDependsOnShapeOnly() {
     Tensor q = Tensor.zeros(DType.F32, 1, 32, 1, 128);
