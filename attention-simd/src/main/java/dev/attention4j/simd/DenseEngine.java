@@ -756,13 +756,12 @@ public final class DenseEngine {
     boolean fp8 = codes != null && codes.codes() == CodeKvSource.Codes.FP8_E4M3;
     CodeKvSource.CodeRun run = s.run;
     // float32 rows read in place from a large cache are first brought in by a tight loop
-    if (touchRows && kRows.inPlace()) {
+    if (touchRows && kRows.inPlace() && vRows.inPlace()) {
       float[] ka = kRows.locate(b, g, j0, cols, d, s.kbuf, s);
-      s.touched += Micro.touch(ka, s.at, s.ld, cols, d);
-    }
-    if (touchRows && vRows.inPlace()) {
+      int ko = s.at;
+      int kld = s.ld;
       float[] va = vRows.locate(b, g, j0, cols, dv, s.vbuf, s);
-      s.touched += Micro.touch(va, s.at, s.ld, cols, dv);
+      s.touched += Micro.touch(ka, ko, kld, d, va, s.at, s.ld, dv, cols);
     }
     // S = Q K^T, row-major sr[r * bc + c] (codes: times the key scales)
     int step = kRows.inPlace() ? cols : SUB_KEYS;

@@ -1095,35 +1095,52 @@ final class Micro {
   }
 
   /**
-   * Reads one float of every 64-byte line of {@code rows} rows of {@code width} floats (row
-   * stride {@code ld}) and returns their sum, which means nothing: a tight loop of independent
-   * loads brings a tile from memory at about the rate of a plain streaming read (15 GB/s on one
-   * core here), where the tile's own arithmetic, reading the same lines as it goes, draws about
-   * 11. The caller keeps the sum so that the loads stay.
+   * Reads one float of every 64-byte line of {@code rows} key rows ({@code kw} floats, stride
+   * {@code kld}) and as many value rows ({@code vw}, {@code vld}), and returns their sum, which
+   * means nothing (the caller keeps it so that the loads stay). A tight loop of independent loads
+   * brings a tile from memory at about the rate of a plain streaming read (15.5 GB/s on one core
+   * here), where the tile's own arithmetic, reading the same lines as it goes, draws about 11.
+   * Contiguous rows are read as four interleaved streams (each operand's two halves), which the
+   * hardware prefetchers serve faster than one or two: 26.7 ms for a 268 MB decode step with two
+   * streams, 25.2-25.8 with four or eight.
    */
-  static float touch(float[] a, int off, int ld, int rows, int width) {
-    if (ld == width) {
-      width *= rows;
-      rows = 1;
+  static float touch(float[] k, int ko, int kld, int kw, float[] v, int vo, int vld, int vw,
+      int rows) {
+    if (kld != kw || vld != vw) {
+      float t = 0f;
+      for (int r = 0; r < rows; r++) {
+        t += touch(k, ko + r * kld, kw) + touch(v, vo + r * vld, vw);
+      }
+      return t;
     }
+    int kn = rows * kw;
+    int vn = rows * vw;
+    int kh = kn / 2;
+    int vh = vn / 2;
+    int common = Math.min(kh, vh);
     float s0 = 0f;
     float s1 = 0f;
     float s2 = 0f;
     float s3 = 0f;
-    for (int r = 0; r < rows; r++) {
-      int base = off + r * ld;
-      int e = 0;
-      for (; e + 48 < width; e += 64) {
-        s0 += a[base + e];
-        s1 += a[base + e + 16];
-        s2 += a[base + e + 32];
-        s3 += a[base + e + 48];
-      }
-      for (; e < width; e += 16) {
-        s0 += a[base + e];
-      }
+    int e = 0;
+    for (; e < common; e += 16) {
+      s0 += k[ko + e];
+      s1 += v[vo + e];
+      s2 += k[ko + kh + e];
+      s3 += v[vo + vh + e];
     }
-    return s0 + s1 + s2 + s3;
+    // what one operand has beyond the other (Dv != D), and the last partial lines
+    return s0 + s1 + s2 + s3 + touch(k, ko + e, kh - e) + touch(k, ko + kh + e, kn - kh - e)
+        + touch(v, vo + e, vh - e) + touch(v, vo + vh + e, vn - vh - e);
+  }
+
+  /** One float of every 64-byte line of {@code a[from .. from + n)} (nothing for {@code n <= 0}). */
+  private static float touch(float[] a, int from, int n) {
+    float t = 0f;
+    for (int i = 0; i < n; i += 16) {
+      t += a[from + i];
+    }
+    return t;
   }
 
   /** True when {@code rows} rows of {@code width} floats (row stride {@code ld}) are all finite. */
