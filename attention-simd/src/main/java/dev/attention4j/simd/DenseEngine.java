@@ -755,16 +755,11 @@ public final class DenseEngine {
     CodeKvSource codes = kRows instanceof SourceRows src ? src.codes : null;
     boolean fp8 = codes != null && codes.codes() == CodeKvSource.Codes.FP8_E4M3;
     CodeKvSource.CodeRun run = s.run;
-    // float32 rows read in place from a large cache are first brought in by a tight loop
-    if (touchRows && kRows.inPlace() && vRows.inPlace()) {
-      float[] ka = kRows.locate(b, g, j0, cols, d, s.kbuf, s);
-      int ko = s.at;
-      int kld = s.ld;
-      float[] va = vRows.locate(b, g, j0, cols, dv, s.vbuf, s);
-      s.touched += Micro.touch(ka, ko, kld, d, va, s.at, s.ld, dv, cols);
-    }
+    // float32 rows read in place from a large cache: each block of SUB_KEYS rows is first
+    // brought in by a tight loop, then used while it is in L1
+    boolean touch = touchRows && kRows.inPlace() && vRows.inPlace();
     // S = Q K^T, row-major sr[r * bc + c] (codes: times the key scales)
-    int step = kRows.inPlace() ? cols : SUB_KEYS;
+    int step = kRows.inPlace() && !touch ? cols : SUB_KEYS;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
       if (codes != null) {
         m = checkRun(codes.keyRun(b, g, j0 + c0, cols - c0, run), cols - c0, "keyRun");
@@ -774,6 +769,9 @@ public final class DenseEngine {
       } else {
         m = Math.min(step, cols - c0);
         float[] ka = kRows.locate(b, g, j0 + c0, m, d, s.kbuf, s);
+        if (touch) {
+          s.touched += Micro.touch(ka, s.at, s.ld, d, m);
+        }
         Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bc, s.red);
       }
     }
@@ -787,7 +785,7 @@ public final class DenseEngine {
     Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
     // O = diag(alpha) O + P V; the rescale goes with the first block of keys (codes: the
     // channel scales once per run)
-    step = vRows.inPlace() ? cols : SUB_KEYS;
+    step = vRows.inPlace() && !touch ? cols : SUB_KEYS;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
       float[] alpha = c0 == 0 ? s.alpha : s.ones;
       if (codes != null) {
@@ -797,6 +795,9 @@ public final class DenseEngine {
       } else {
         m = Math.min(step, cols - c0);
         float[] va = vRows.locate(b, g, j0 + c0, m, dv, s.vbuf, s);
+        if (touch) {
+          s.touched += Micro.touch(va, s.at, s.ld, dv, m);
+        }
         Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bc, 1, s.or, dv, alpha);
       }
     }
