@@ -1125,6 +1125,39 @@ final class Micro {
     return s0 + s1 + s2 + s3 + touch(a, off + 4 * quarter, len - 4 * quarter);
   }
 
+  /**
+   * {@link #touch} over 8-bit codes: one byte of every 64-byte line of {@code rows} rows of
+   * {@code w} codes at {@code a[off + r * ld]}, four interleaved streams when the rows are
+   * contiguous.
+   */
+  static int touch(byte[] a, int off, int ld, int w, int rows) {
+    int t = 0;
+    if (ld != w) {
+      for (int r = 0; r < rows; r++) {
+        for (int e = 0; e < w; e += 64) {
+          t += a[off + r * ld + e];
+        }
+      }
+      return t;
+    }
+    int len = rows * w;
+    int quarter = len / 256 * 64;
+    int t0 = 0;
+    int t1 = 0;
+    int t2 = 0;
+    int t3 = 0;
+    for (int e = 0; e < quarter; e += 64) {
+      t0 += a[off + e];
+      t1 += a[off + quarter + e];
+      t2 += a[off + 2 * quarter + e];
+      t3 += a[off + 3 * quarter + e];
+    }
+    for (int e = 4 * quarter; e < len; e += 64) {
+      t += a[off + e];
+    }
+    return t + t0 + t1 + t2 + t3;
+  }
+
   /** One float of every 64-byte line of {@code a[from .. from + n)} (nothing for {@code n <= 0}). */
   private static float touch(float[] a, int from, int n) {
     float t = 0f;

@@ -176,6 +176,29 @@ class CodeKvSourceTest {
     }
   }
 
+  /** Codes above {@link DenseEngine#TOUCH_MIN_BYTES}: each run is touched before its product. */
+  @Test
+  void largeCodeCacheIsTouchedFirstAndMatchesReference() {
+    SplittableRandom rnd = new SplittableRandom(0xC0DEL);
+    int len = 200_000;
+    int d = 128;
+    Runs src = new Runs(rnd, 1, d, len, 256, false);
+    Runs small = new Runs(rnd, 1, d, 1000, 256, false);
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 4, 1, d);
+    AttentionOptions o = AttentionOptions.builder().causal(true).build();
+    SimdAttention kernel = SimdAttention.withBits(512);
+    assertTrue((long) len * 2 * d > DenseEngine.TOUCH_MIN_BYTES);
+    assertTrue(kernel.sourceEngine(q, src, o).touchesRows());
+    assertTrue(!kernel.sourceEngine(q, small, o).touchesRows());
+    Tensor out = Tensor.zeros(DType.F32, 1, 4, 1, d);
+    Tensor lse = Tensor.zeros(DType.F32, 1, 4, 1);
+    kernel.forwardSource(q, src, out, lse, o);
+    Tensor[] kv = src.dequantized();
+    AttentionResult ref = Support.reference(q, kv[0], kv[1],
+        o.toBuilder().kvLens(new int[] {len}).build());
+    Support.assertClose(ref, new AttentionResult(out, lse), "int8 codes, " + len + " keys");
+  }
+
   @Test
   void aSourceThatReturnsNoKeysFailsInsteadOfLooping() {
     SplittableRandom rnd = new SplittableRandom(3);
