@@ -113,7 +113,8 @@ public final class SageAttention implements AttentionKernel {
     }
     AttentionShape shape = AttentionShape.of(q, k, v, out, lse, options);
     checkOptions(options);
-    SagePrep prep = new SagePrep(shape, variant, q, k, v, identity, smoothV);
+    SagePrep prep = new SagePrep(shape, variant, q, k, v, identity, smoothV,
+        SagePrep.keyReach(shape, options));
     if (usesEngine()) {
       engineForward(prep, options, out, lse);
     } else {

@@ -1,5 +1,6 @@
 package dev.attention4j.quant;
 
+import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.Tensor;
@@ -10,8 +11,13 @@ import dev.attention4j.core.Tensor;
  * smoothing, then Q, K and V quantized and dequantized back to float32, contiguous
  * {@code [B, H, S, D]}.
  *
+ * <p>Only the keys that some query can see take part: with a top-left causal mask and
+ * {@code Sq < Sk} the keys {@code j >= Sq} are masked for every row, so they are set to 0 before
+ * any statistic is taken (a NaN, an infinity or garbage there never reaches a visible row, as for
+ * every masked key).
+ *
  * <ul>
- *   <li>{@code kbar[b, g, c]}: mean over all keys (float64 sum, rounded to float32);
+ *   <li>{@code kbar[b, g, c]}: mean over the visible keys (float64 sum, rounded to float32);
  *       {@code ks = K - kbar} in float32;
  *   <li>{@code qbar[b, h, blk, c]} (sage2, sage3): mean of each 128-token Q block;
  *       {@code Q~ = Q - qbar} in float32;
@@ -38,8 +44,12 @@ final class SagePrep {
   final float[] vbar;
   final boolean identity;
 
+  /**
+   * @param reach the number of leading keys that some query can see ({@link #keyReach}); the
+   *     keys from {@code reach} on are replaced by 0 and left out of the means
+   */
   SagePrep(AttentionShape shape, SageVariant variant, Tensor qt, Tensor kt, Tensor vt,
-      boolean identity, boolean smoothV) {
+      boolean identity, boolean smoothV, int reach) {
     this.shape = shape;
     this.variant = variant;
     this.identity = identity;
@@ -52,12 +62,18 @@ final class SagePrep {
     this.q = Tensor.copyOf(qt, DType.F32).floatData();
     float[] k = Tensor.copyOf(kt, DType.F32).floatData();
     float[] v = Tensor.copyOf(vt, DType.F32).floatData();
+    if (reach < sk) {
+      for (int g = 0; g < bh; g++) {
+        java.util.Arrays.fill(k, (g * sk + reach) * d, (g + 1) * sk * d, 0f);
+        java.util.Arrays.fill(v, (g * sk + reach) * dv, (g + 1) * sk * dv, 0f);
+      }
+    }
     // K smoothing
     this.kbar = new float[bh * d];
     this.ks = new float[k.length];
     for (int g = 0; g < bh; g++) {
-      meanRows(k, g * sk * d, sk, d, kbar, g * d);
-      for (int j = 0; j < sk; j++) {
+      meanRows(k, g * sk * d, reach, d, kbar, g * d);
+      for (int j = 0; j < reach; j++) {
         int at = (g * sk + j) * d;
         for (int c = 0; c < d; c++) {
           ks[at + c] = k[at + c] - kbar[g * d + c];
@@ -94,8 +110,8 @@ final class SagePrep {
       vbar = new float[bh * dv];
       vs = new float[v.length];
       for (int g = 0; g < bh; g++) {
-        meanRows(v, g * sk * dv, sk, dv, vbar, g * dv);
-        for (int j = 0; j < sk; j++) {
+        meanRows(v, g * sk * dv, reach, dv, vbar, g * dv);
+        for (int j = 0; j < reach; j++) {
           int at = (g * sk + j) * dv;
           for (int c = 0; c < dv; c++) {
             vs[at + c] = v[at + c] - vbar[g * dv + c];
@@ -146,6 +162,20 @@ final class SagePrep {
       }
       default -> throw new AssertionError(variant);
     }
+  }
+
+  /**
+   * The number of leading keys that at least one query row can see: {@code Sk}, except with a
+   * causal mask whose last row ends before the last key (top-left alignment and {@code Sq < Sk}),
+   * where it is {@code Sq - 1 + off + 1}. (The Sage kernels take no key lengths or windows.)
+   */
+  static int keyReach(AttentionShape shape, AttentionOptions options) {
+    int sk = shape.kvLen();
+    if (!options.causal()) {
+      return sk;
+    }
+    long last = shape.qLen() + options.diagonal(0, shape.qLen(), sk);
+    return (int) Math.max(0, Math.min(sk, last));
   }
 
   /** Row groups of the INT quantizers. */

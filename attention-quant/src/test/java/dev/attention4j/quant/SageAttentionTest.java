@@ -241,4 +241,31 @@ class SageAttentionTest {
       }
     }
   }
+  @ParameterizedTest
+  @EnumSource(SageVariant.class)
+  void keysNoRowCanSeeDoNotReachTheResult(SageVariant variant) {
+    // top-left causal with Sq = 40 < Sk = 200: keys 40.. are masked for every row, so NaN,
+    // infinities or huge values there change nothing, bitwise (they used to enter the K mean,
+    // the K block scales and the V scales, and made every row NaN)
+    SageData data = new SageData(SEED + 7, 1, 2, 1, 40, 200, 32, 8.0);
+    SageData dirty = new SageData(SEED + 7, 1, 2, 1, 40, 200, 32, 8.0);
+    float[] k = dirty.k.floatData();
+    float[] v = dirty.v.floatData();
+    for (int j = 40; j < 200; j++) {
+      for (int c = 0; c < 32; c++) {
+        k[j * 32 + c] = j % 3 == 0 ? Float.NaN : j % 3 == 1 ? 1e30f : Float.NEGATIVE_INFINITY;
+        v[j * 32 + c] = j % 2 == 0 ? Float.POSITIVE_INFINITY : -3e29f;
+      }
+    }
+    AttentionOptions o = opts(true, Alignment.TOP_LEFT);
+    for (SageAttention.Impl impl : SageAttention.Impl.values()) {
+      SageAttention sage = SageAttention.builder(variant).impl(impl).build();
+      AttentionResult clean = sage.forward(data.q, data.k, data.v, o);
+      AttentionResult r = sage.forward(dirty.q, dirty.k, dirty.v, o);
+      String what = variant + " " + impl;
+      assertTrue(java.util.Arrays.equals(clean.out().floatData(), r.out().floatData()), what);
+      assertTrue(java.util.Arrays.equals(clean.lse().floatData(), r.lse().floatData()), what);
+      assertTrue(maxAbs(clean.out()) > 0 && Double.isFinite(maxAbs(clean.out())), what);
+    }
+  }
 }
