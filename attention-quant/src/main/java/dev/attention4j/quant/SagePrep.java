@@ -16,6 +16,11 @@ import dev.attention4j.core.Tensor;
  * any statistic is taken (a NaN, an infinity or garbage there never reaches a visible row, as for
  * every masked key).
  *
+ * <p>Non-finite entries (NaN, infinities) are left out of every statistic (means, block and
+ * channel maxima) and carried through unchanged to the dequantized operands, so that, as in the
+ * dense kernels, a NaN query makes only its own row NaN and a non-finite key or value reaches
+ * only the rows that see it (instead of every row sharing its block, channel or head).
+ *
  * <ul>
  *   <li>{@code kbar[b, g, c]}: mean over the visible keys (float64 sum, rounded to float32);
  *       {@code ks = K - kbar} in float32;
@@ -201,16 +206,47 @@ final class SagePrep {
     }
   }
 
+  /** Per-column mean of the finite entries (0 for a column without one). */
   private static void meanRows(float[] x, int off, int rows, int width, float[] out, int oOff) {
     double[] sum = new double[width];
+    int[] n = new int[width];
     for (int r = 0; r < rows; r++) {
       int at = off + r * width;
       for (int c = 0; c < width; c++) {
-        sum[c] += x[at + c];
+        float e = x[at + c];
+        if (Float.isFinite(e)) {
+          sum[c] += e;
+          n[c]++;
+        }
       }
     }
     for (int c = 0; c < width; c++) {
-      out[oOff + c] = rows == 0 ? 0f : (float) (sum[c] / rows);
+      out[oOff + c] = n[c] == 0 ? 0f : (float) (sum[c] / n[c]);
+    }
+  }
+
+  /** Largest finite magnitude of {@code x[off .. off + n)} (non-finite entries left out). */
+  static float finiteAmax(float[] x, int off, int n) {
+    float m = SimdCodecs.amax(x, off, n);
+    if (Float.isFinite(m)) {
+      return m;
+    }
+    m = 0f;
+    for (int i = off; i < off + n; i++) {
+      float a = Math.abs(x[i]);
+      if (a > m && a < Float.POSITIVE_INFINITY) {
+        m = a;
+      }
+    }
+    return m;
+  }
+
+  /** Writes the non-finite entries of {@code x[off .. off + n)} through to {@code out}. */
+  private static void carryNonFinite(float[] x, int off, int n, float[] out, int oOff) {
+    for (int i = 0; i < n; i++) {
+      if (!Float.isFinite(x[off + i])) {
+        out[oOff + i] = x[off + i];
+      }
     }
   }
 
@@ -221,13 +257,14 @@ final class SagePrep {
     float[] amax = new float[ng];
     for (int r = 0; r < rows; r++) {
       int gi = grouping.of(r);
-      amax[gi] = Math.max(amax[gi], SimdCodecs.amax(x, off + r * width, width));
+      amax[gi] = Math.max(amax[gi], finiteAmax(x, off + r * width, width));
     }
     byte[] codes = new byte[width];
     for (int r = 0; r < rows; r++) {
       float sc = IntQuant.scale(amax[grouping.of(r)], qmax);
       SimdCodecs.encodeInt(x, off + r * width, width, sc, qmax, codes, 0);
       SimdCodecs.decodeInt(codes, 0, width, sc, out, off + r * width);
+      carryNonFinite(x, off + r * width, width, out, off + r * width);
     }
   }
 
@@ -236,12 +273,15 @@ final class SagePrep {
     for (int c = 0; c < width; c++) {
       float amax = 0f;
       for (int r = 0; r < rows; r++) {
-        amax = Math.max(amax, Math.abs(x[off + r * width + c]));
+        float a = Math.abs(x[off + r * width + c]);
+        if (a < Float.POSITIVE_INFINITY) {
+          amax = Math.max(amax, a);
+        }
       }
       float sc = amax / 448f;
       for (int r = 0; r < rows; r++) {
         int at = off + r * width + c;
-        out[at] = sc == 0f ? 0f
+        out[at] = !Float.isFinite(x[at]) ? x[at] : sc == 0f ? 0f
             : MiniFloat.E4M3.decode(MiniFloat.E4M3.encode(x[at] / sc, true)) * sc;
       }
     }
@@ -254,10 +294,11 @@ final class SagePrep {
       for (int c0 = 0; c0 < width; c0 += SageVariant.FP4_BLOCK) {
         int at = r * width + c0;
         int n = Math.min(SageVariant.FP4_BLOCK, width - c0);
-        int sc = BlockScales.nvfp4Scale(SimdCodecs.amax(x, at, n));
+        int sc = BlockScales.nvfp4Scale(finiteAmax(x, at, n));
         float s = MiniFloat.E4M3.decode(sc);
         SimdCodecs.encode(MiniFloat.E2M1, x, at, n, BlockScales.nvfp4Inverse(sc), true, codes, 0);
         SimdCodecs.decode(MiniFloat.E2M1, codes, 0, n, s, out, at);
+        carryNonFinite(x, at, n, out, at);
       }
     }
   }
@@ -273,10 +314,11 @@ final class SagePrep {
         for (int t = 0; t < n; t++) {
           col[t] = x[off + (r0 + t) * width + c];
         }
-        int sc = BlockScales.nvfp4Scale(SimdCodecs.amax(col, 0, n));
+        int sc = BlockScales.nvfp4Scale(finiteAmax(col, 0, n));
         SimdCodecs.encode(MiniFloat.E2M1, col, 0, n, BlockScales.nvfp4Inverse(sc), true, codes,
             0);
         SimdCodecs.decode(MiniFloat.E2M1, codes, 0, n, MiniFloat.E4M3.decode(sc), back, 0);
+        carryNonFinite(col, 0, n, back, 0);
         for (int t = 0; t < n; t++) {
           out[off + (r0 + t) * width + c] = back[t];
         }

@@ -268,4 +268,43 @@ class SageAttentionTest {
       assertTrue(maxAbs(clean.out()) > 0 && Double.isFinite(maxAbs(clean.out())), what);
     }
   }
+  @ParameterizedTest
+  @EnumSource(SageVariant.class)
+  void nonFiniteInputsReachOnlyTheRowsThatSeeThem(SageVariant variant) {
+    // SEMANTICS.md: NaN in a query makes its own row NaN, and NaN or Inf in a visible key or
+    // value the rows that see it; nothing else. The quantization statistics (smoothing means,
+    // block and channel scales) leave non-finite entries out, and those entries are carried
+    // through to the dequantized operands.
+    int s = 200;
+    int d = 32;
+    AttentionOptions o = opts(true, Alignment.BOTTOM_RIGHT);
+    for (int fault = 0; fault < 4; fault++) {
+      SageData data = new SageData(SEED + 8, 1, 2, 1, s, s, d, 8.0);
+      switch (fault) {
+        case 0 -> data.q.floatData()[(s + 7) * d + 3] = Float.NaN; // head 1, query 7
+        case 1 -> data.k.floatData()[150 * d + 3] = Float.NaN;
+        case 2 -> data.v.floatData()[150 * d + 3] = Float.POSITIVE_INFINITY;
+        default -> data.k.floatData()[150 * d + 3] = Float.NEGATIVE_INFINITY;
+      }
+      for (SageAttention.Impl impl : SageAttention.Impl.values()) {
+        AttentionResult r = SageAttention.builder(variant).impl(impl).build()
+            .forward(data.q, data.k, data.v, o);
+        for (int h = 0; h < 2; h++) {
+          for (int i = 0; i < s; i++) {
+            boolean sees = fault == 0 ? h == 1 && i == 7 : i >= 150;
+            boolean finite = Double.isFinite(r.lse().getDouble(0, h, i));
+            for (int e = 0; e < d; e++) {
+              finite &= Double.isFinite(r.out().getDouble(0, h, i, e));
+            }
+            String what = variant + " " + impl + " fault " + fault + " head " + h + " row " + i;
+            if (!sees) {
+              assertTrue(finite, what + " does not see the fault but is not finite");
+            } else if (fault < 2) {
+              assertTrue(Double.isNaN(r.out().getDouble(0, h, i, 0)), what + " should be NaN");
+            }
+          }
+        }
+      }
+    }
+  }
 }
