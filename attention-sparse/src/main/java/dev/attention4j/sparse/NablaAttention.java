@@ -210,7 +210,8 @@ public final class NablaAttention implements AttentionKernel {
   /**
    * The CDF rule on one row of probabilities {@code p}: in ascending order of
    * {@code (p, block index)}, blocks are dropped while the running sum stays below
-   * {@code 1 - threshold}; the block that reaches it and all after it are kept. Equal
+   * {@code 1 - threshold}; the block that reaches it and all after it are kept (the last one at
+   * least, even when rounding keeps the sum below {@code 1 - threshold}). Equal
    * probabilities give equal running sums whatever their order, so a primitive sort of the
    * values finds the crossing, and among the blocks tied at the crossing value the lower indices
    * are the ones dropped.
@@ -229,7 +230,12 @@ public final class NablaAttention implements AttentionKernel {
       }
     }
     if (cross == nb) {
-      return;
+      if (nb == 0) {
+        return;
+      }
+      // the exact running sum ends at 1 >= 1 - threshold, so the last (largest) block is always
+      // kept; the rounded sum can end just below 1 - threshold when threshold < ~1.1e-16
+      cross = nb - 1;
     }
     double v = sorted[cross];
     int firstTie = cross;

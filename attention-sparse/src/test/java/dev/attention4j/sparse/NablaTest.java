@@ -159,6 +159,34 @@ class NablaTest {
   }
 
   @Test
+  void tinyThresholdsStillKeepTheLargestBlock() {
+    // below about 1.1e-16, 1 - thr rounds to 1.0 and the rounded running sum of a row may end
+    // just under it: the row's largest block (the last in (value, index) order, whose exact
+    // cumulative sum is 1) must be kept anyway, and only it
+    SplittableRandom rnd = new SplittableRandom(31);
+    System.out.println("tinyThresholds seed 31");
+    Tensor q = Support.gaussian(rnd, 2, 1, 2, 70, 8);
+    Tensor k = Support.gaussian(rnd, 2, 1, 1, 70, 8);
+    AttentionOptions o = AttentionOptions.defaults();
+    for (double thr : new double[] {1e-17, 1e-300, Double.MIN_VALUE}) {
+      BlockMask bm = new NablaAttention(7, thr).blockMask(q, k, o);
+      boolean[][][] near = oracleKeep(q, k, 7, 1e-12, 1 / Math.sqrt(8));
+      for (int h = 0; h < 2; h++) {
+        for (int x = 0; x < 10; x++) {
+          int kept = 0;
+          for (int y = 0; y < 10; y++) {
+            boolean in = bm.classOf(0, h, x, y) != dev.attention4j.core.TileClass.EMPTY;
+            kept += in ? 1 : 0;
+            // thr = 1e-12 keeps exactly the largest block here (no other block has mass 1e-12)
+            assertEquals(near[h][x][y], in, "thr " + thr + " block " + h + "," + x + "," + y);
+          }
+          assertEquals(1, kept, "thr " + thr + " row " + h + "," + x);
+        }
+      }
+    }
+  }
+
+  @Test
   void slidingTileWindowWithTruncatedBorders() {
     SplittableRandom rnd = new SplittableRandom(22);
     System.out.println("slidingTileWindow seed 22");
