@@ -362,7 +362,7 @@ public final class BlockMask {
   }
 
   static int ceilDiv(int a, int b) {
-    return (a + b - 1) / b;
+    return Math.ceilDiv(a, b);
   }
 
   @Override

@@ -191,7 +191,7 @@ public final class MobaAttention implements AttentionKernel {
     int hkv = k.dim(1);
     int len = k.dim(2);
     int d = k.dim(3);
-    int blocks = (len + blockSize - 1) / blockSize;
+    int blocks = Math.ceilDiv(len, blockSize);
     float[] means = new float[batch * hkv * blocks * d];
     double[] sum = new double[d];
     float[] row = new float[d];
@@ -225,7 +225,7 @@ public final class MobaAttention implements AttentionKernel {
     int sk = s.kvLen();
     int d = s.headDim();
     int hq = s.qHeads();
-    int blocks = (sk + blockSize - 1) / blockSize;
+    int blocks = Math.ceilDiv(sk, blockSize);
     int width = Math.min(topk, blocks);
     int[] sel = new int[s.batch() * hq * sq * width];
     int off = sk - sq;
@@ -367,7 +367,7 @@ public final class MobaAttention implements AttentionKernel {
     int sq = s.qLen();
     int sk = s.kvLen();
     int d = s.headDim();
-    int blocks = (sk + blockSize - 1) / blockSize;
+    int blocks = Math.ceilDiv(sk, blockSize);
     int width = Math.min(topk, blocks);
     double[][][][] kbar = new double[s.batch()][s.kvHeads()][blocks][d];
     for (int b = 0; b < s.batch(); b++) {

@@ -100,6 +100,6 @@ public final class MobaKvState {
   }
 
   private int blocks(int len) {
-    return (len + blockSize - 1) / blockSize;
+    return Math.ceilDiv(len, blockSize);
   }
 }

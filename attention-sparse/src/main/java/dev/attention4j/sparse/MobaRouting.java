@@ -47,7 +47,7 @@ public final class MobaRouting implements MaskMod {
 
   /** Number of key blocks, {@code ceil(Sk / Bk)}. */
   public int blocks() {
-    return (kvLen + blockSize - 1) / blockSize;
+    return Math.ceilDiv(kvLen, blockSize);
   }
 
   /** Selection slots per row: {@code min(topk, nblocks)}. */

@@ -105,7 +105,7 @@ public final class NablaAttention implements AttentionKernel {
           + s.kvLen());
     }
     int len = s.qLen();
-    int nb = (len + blockSize - 1) / blockSize;
+    int nb = Math.ceilDiv(len, blockSize);
     if (blockGrid != null) {
       long prod = 1;
       for (int x : blockGrid) {
@@ -275,7 +275,7 @@ public final class NablaAttention implements AttentionKernel {
 
   /** Block means of {@code t[b, h]} in float64 over each block's real tokens. */
   private double[][] means(Tensor t, int b, int h, int len, int d) {
-    int nb = (len + blockSize - 1) / blockSize;
+    int nb = Math.ceilDiv(len, blockSize);
     double[][] m = new double[nb][d];
     float[] row = new float[d];
     for (int j = 0; j < len; j++) {

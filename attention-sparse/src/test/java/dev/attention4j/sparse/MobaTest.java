@@ -128,6 +128,27 @@ class MobaTest {
   }
 
   @Test
+  void blockSizesUpToIntMaxAreOneBlock() {
+    // the block count is ceil(Sk / Bk) without overflow: Bk near Integer.MAX_VALUE is one block
+    SplittableRandom rnd = new SplittableRandom(12);
+    System.out.println("blockSizesUpToIntMax seed 12");
+    Tensor q = Support.gaussian(rnd, 1, 1, 2, 70, 16);
+    Tensor k = Support.gaussian(rnd, 1, 1, 2, 70, 16);
+    Tensor v = Support.gaussian(rnd, 1, 1, 2, 70, 16);
+    AttentionOptions o = AttentionOptions.defaults();
+    AttentionResult causal = Support.reference(q, k, v, (b, h, i, j) -> j <= i, o);
+    for (int bk : new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE - 1, (1 << 30) + 1}) {
+      for (int topk : new int[] {1, Integer.MAX_VALUE}) {
+        AttentionResult r = new MobaAttention(bk, topk).forward(q, k, v, o);
+        Support.assertClose(causal, r.out(), r.lse(), "block size " + bk + " topk " + topk);
+      }
+      MobaKvState state = new MobaKvState(1, 2, 16, bk);
+      state.append(k);
+      assertArrayEquals(MobaAttention.blockMeans(k, bk), state.means());
+    }
+  }
+
+  @Test
   void decodeWithIncrementalStateEqualsForward() {
     SplittableRandom rnd = new SplittableRandom(12);
     System.out.println("decodeWithIncrementalStateEqualsForward seed 12");

@@ -159,6 +159,22 @@ class NablaTest {
   }
 
   @Test
+  void blockSizesUpToIntMaxAreOneBlock() {
+    // the block count is ceil(S / Bs) without overflow: one block, kept, so dense attention
+    SplittableRandom rnd = new SplittableRandom(32);
+    System.out.println("NABLA blockSizesUpToIntMax seed 32");
+    Tensor q = Support.gaussian(rnd, 1, 1, 2, 70, 8);
+    Tensor k = Support.gaussian(rnd, 1, 1, 2, 70, 8);
+    Tensor v = Support.gaussian(rnd, 1, 1, 2, 70, 8);
+    AttentionOptions o = AttentionOptions.defaults();
+    AttentionResult dense = Support.reference(q, k, v, null, o);
+    for (int bs : new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE - 1, (1 << 30) + 1}) {
+      AttentionResult r = new NablaAttention(bs, 0.3).forward(q, k, v, o);
+      Support.assertClose(dense, r.out(), r.lse(), "block size " + bs);
+    }
+  }
+
+  @Test
   void tinyThresholdsStillKeepTheLargestBlock() {
     // below about 1.1e-16, 1 - thr rounds to 1.0 and the rounded running sum of a row may end
     // just under it: the row's largest block (the last in (value, index) order, whose exact
