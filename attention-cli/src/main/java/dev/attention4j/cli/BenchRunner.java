@@ -31,12 +31,22 @@ final class BenchRunner {
 
     /** The shape of the accuracy run: one batch, lengths capped, heads cut to the budget. */
     Shape forCheck() {
+      return forCheck(false);
+    }
+
+    /**
+     * The shape of the accuracy run: lengths capped, heads cut to the budget, and one batch, or
+     * with {@code keepBatches} (per-batch key lengths) as many of the first batches as the budget
+     * allows with one KV head.
+     */
+    Shape forCheck(boolean keepBatches) {
       int sq = Math.min(qLen, CHECK_MAX_LEN);
       int sk = Math.min(kvLen, CHECK_MAX_LEN);
       int group = qHeads / kvHeads;
-      long perKvHead = (long) group * sq * sk * (dim + dimV);
-      int hkv = (int) Math.max(1, Math.min(kvHeads, CHECK_BUDGET / Math.max(1, perKvHead)));
-      return new Shape(1, hkv * group, hkv, sq, sk, dim, dimV);
+      long perKvHead = Math.max(1, (long) group * sq * sk * (dim + dimV));
+      int b = keepBatches ? (int) Math.max(1, Math.min(batch, CHECK_BUDGET / perKvHead)) : 1;
+      int hkv = (int) Math.max(1, Math.min(kvHeads, CHECK_BUDGET / (perKvHead * b)));
+      return new Shape(b, hkv * group, hkv, sq, sk, dim, dimV);
     }
 
     int[] toArray() {
@@ -86,7 +96,8 @@ final class BenchRunner {
           options);
       double gflops = 2.0 * (shape.dim() + shape.dimV()) * pairs / (median / 1e3) / 1e9;
 
-      Shape cs = shape.forCheck();
+      Shape cs = shape.forCheck(options.kvLens() != null);
+      AttentionOptions checkOptions = forCheck(options, shape, cs);
       double maxAbs = 0;
       double lseMaxAbs = 0;
       boolean ok = true;
@@ -94,16 +105,16 @@ final class BenchRunner {
         console.note("bench " + kernelName + ": checking against the float64 reference on B="
             + cs.batch() + " Hq=" + cs.qHeads() + " Hkv=" + cs.kvHeads() + " Sq=" + cs.qLen()
             + " Sk=" + cs.kvLen());
-        Inputs small = Inputs.random(cs, options, seed + 1);
+        Inputs small = Inputs.random(cs, checkOptions, seed + 1);
         Tensor o = SoftmaxRunCommand.allocate("output", kernel.outputDType(), cs.batch(),
             cs.qHeads(), cs.qLen(), cs.dimV());
         Tensor l = SoftmaxRunCommand.allocate("LSE", kernel.outputDType(), cs.batch(),
             cs.qHeads(), cs.qLen());
-        kernel.forward(small.q, small.k, small.v, o, l, options);
+        kernel.forward(small.q, small.k, small.v, o, l, checkOptions);
         Tensor refO = Tensor.zeros(DType.F64, o.shape());
         Tensor refL = Tensor.zeros(DType.F64, l.shape());
         try (KernelRunner ref = KernelRunner.reference(OptionValues.allCores())) {
-          ref.forward(small.q, small.k, small.v, refO, refL, options);
+          ref.forward(small.q, small.k, small.v, refO, refL, checkOptions);
         }
         Accuracy acc = Accuracy.of(o, l, refO, refL);
         maxAbs = acc.out().maxAbs();
@@ -113,6 +124,27 @@ final class BenchRunner {
       return new Result(kernelName, kernel.name(), threads, shape, options, reps, seed, median,
           ms[0], pairs, gflops, maxAbs, lseMaxAbs, ok, cs);
     }
+  }
+
+  /**
+   * The options of the accuracy run {@code cs} of {@code shape}: the ALiBi slopes of the query
+   * heads it keeps (the first ones) and the key lengths of the batches it keeps, scaled to its key
+   * length (rounded; 0 and full stay 0 and full).
+   */
+  static AttentionOptions forCheck(AttentionOptions options, Shape shape, Shape cs) {
+    AttentionOptions.Builder b = options.toBuilder();
+    if (options.hasAlibi()) {
+      b.alibiSlopes(Arrays.copyOf(options.alibiSlopes(), cs.qHeads()));
+    }
+    int[] lens = options.kvLens();
+    if (lens != null) {
+      int[] kept = new int[cs.batch()];
+      for (int i = 0; i < kept.length; i++) {
+        kept[i] = (int) Math.round((double) lens[i] * cs.kvLen() / shape.kvLen());
+      }
+      b.kvLens(kept);
+    }
+    return b.build();
   }
 
   /** A table on stdout, or one JSON line with {@code json}. */
@@ -136,6 +168,8 @@ final class BenchRunner {
           .put("align", OptionValues.alignmentName(o.alignment()))
           .put("window", new int[] {o.windowLeft(), o.windowRight()})
           .put("softcap", o.softcap())
+          .put("alibi", o.hasAlibi())
+          .put("kv_lens", o.kvLens())
           .put("scale", o.scale(s.dim()))
           .put("reps", r.reps())
           .put("seed", r.seed())

@@ -1,9 +1,13 @@
 package dev.attention4j.cli;
 
 import dev.attention4j.core.AttentionOptions;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** The dense kernel's mask and logit options, shared by {@code run dense} and {@code bench dense}. */
+/**
+ * The dense kernel's mask and logit options, shared by {@code run dense} and {@code bench dense}
+ * (CLI.md lists them once, for both).
+ */
 final class DenseMaskOptions {
 
   @Option(names = "--causal", description = "causal mask (key j visible iff j <= i + off)")
@@ -21,7 +25,15 @@ final class DenseMaskOptions {
       description = "logit softcap c * tanh(s / c) (0 = off)")
   double softcap;
 
-  /** Checks the values and sets them on {@code b}. */
+  @Option(names = "--alibi", paramLabel = "SLOPES.npy",
+      description = "ALiBi slopes [Hq], float32 or float64: s -= slope_h * |i + off - j|")
+  Path alibi;
+
+  @Option(names = "--kv-lens", paramLabel = "LENS.npy",
+      description = "valid key length per batch [B], int32 or int64 (0 <= len <= Sk)")
+  Path kvLens;
+
+  /** Checks the values and sets them on {@code b}, reading the slope and length files. */
   void applyTo(AttentionOptions.Builder b) {
     b.causal(causal);
     b.alignment(OptionValues.alignment(align));
@@ -30,6 +42,12 @@ final class DenseMaskOptions {
       b.window(w[0], w[1]);
     }
     b.softcap(OptionValues.softcap(softcap));
+    if (alibi != null) {
+      b.alibiSlopes(TensorFiles.readSlopes("--alibi", alibi));
+    }
+    if (kvLens != null) {
+      b.kvLens(TensorFiles.readLengths("--kv-lens", kvLens));
+    }
   }
 
   /** A short description of the mask for tables, such as {@code causal window=128,-1}. */

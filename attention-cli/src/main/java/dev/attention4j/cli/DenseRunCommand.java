@@ -2,10 +2,8 @@ package dev.attention4j.cli;
 
 import dev.attention4j.cli.OptionValues.Impl;
 import dev.attention4j.core.AttentionOptions;
-import java.nio.file.Path;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 /** {@code run dense}: dense softmax attention with causal, window, softcap, ALiBi and key lengths. */
 @Command(name = "dense", mixinStandardHelpOptions = true, sortOptions = false,
@@ -19,14 +17,6 @@ final class DenseRunCommand extends SoftmaxRunCommand {
   @Mixin
   DenseMaskOptions mask;
 
-  @Option(names = "--alibi", paramLabel = "SLOPES.npy",
-      description = "ALiBi slopes [Hq], float32 or float64: s -= slope_h * |i + off - j|")
-  Path alibi;
-
-  @Option(names = "--kv-lens", paramLabel = "LENS.npy",
-      description = "valid key length per batch [B], int32 or int64 (0 <= len <= Sk)")
-  Path kvLens;
-
   DenseRunCommand(Console console) {
     // run prints nothing on stdout and reports failures through exceptions
   }
@@ -34,12 +24,6 @@ final class DenseRunCommand extends SoftmaxRunCommand {
   @Override
   void configure(AttentionOptions.Builder b) {
     mask.applyTo(b);
-    if (alibi != null) {
-      b.alibiSlopes(TensorFiles.readSlopes("--alibi", alibi));
-    }
-    if (kvLens != null) {
-      b.kvLens(TensorFiles.readLengths("--kv-lens", kvLens));
-    }
   }
 
   @Override

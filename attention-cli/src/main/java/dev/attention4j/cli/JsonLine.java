@@ -38,8 +38,13 @@ final class JsonLine {
     return this;
   }
 
+  /** An array of integers, or {@code null} for a null array. */
   JsonLine put(String key, int[] values) {
     key(key);
+    if (values == null) {
+      sb.append("null");
+      return this;
+    }
     sb.append('[');
     for (int i = 0; i < values.length; i++) {
       sb.append(i == 0 ? "" : ",").append(values[i]);

@@ -6,12 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.attention4j.core.Tensor;
+import dev.attention4j.core.io.Npy;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code bench dense}: JSON lines with the required keys, the table, the pair count. */
 class BenchTest {
+
+  @TempDir
+  Path dir;
 
   private static final List<String> REQUIRED = List.of("kernel", "threads", "median_ms",
       "min_ms", "gflops", "pairs", "max_abs_err", "batch", "heads", "kv_heads", "seq", "kv_seq",
@@ -89,5 +97,36 @@ class BenchTest {
     assertTrue(lines.get(1).startsWith("dense"), lines.get(1));
     assertTrue(lines.get(1).contains("causal"), lines.get(1));
     assertTrue(r.err().contains("warming up"), r.err());
+  }
+
+  @Test
+  void denseTakesAlibiSlopesAndKeyLengthsLikeRun() throws IOException {
+    Path slopes = dir.resolve("slopes.npy");
+    Path lens = dir.resolve("lens.npy");
+    Npy.write(slopes, Tensor.of(new double[] {0.5, 0.25, 0.125, 0.0625}, 4), "<f8");
+    Npy.writeLongs(lens, new long[] {40, 0, 80}, new int[] {3}, "<i4");
+    Map<String, Object> m = onlyJsonLine(run("bench", "dense", "--batch", "3", "--heads", "4",
+        "--kv-heads", "2", "--seq", "48", "--kv-seq", "80", "--dim", "16", "--causal",
+        "--alibi", slopes.toString(), "--kv-lens=" + lens, "--reps", "1", "--warmup", "0",
+        "--json"));
+    // bottom-right per batch: off_b = len_b - 48; row i sees keys 0..min(len_b - 1, i + off_b)
+    long perHead = 0;
+    for (int len : new int[] {40, 0, 80}) {
+      for (int i = 0; i < 48; i++) {
+        perHead += Math.max(0, Math.min(len - 1, i + len - 48) + 1);
+      }
+    }
+    assertEquals(4.0 * perHead, m.get("pairs"));
+    assertEquals(true, m.get("alibi"));
+    assertEquals(List.of(40.0, 0.0, 80.0), m.get("kv_lens"));
+    assertEquals(true, m.get("within_tolerance"));
+  }
+
+  @Test
+  void denseBenchChecksTheSlopeCountAgainstTheHeads() throws IOException {
+    Path slopes = dir.resolve("slopes3.npy");
+    Npy.write(slopes, Tensor.of(new double[] {0.5, 0.25, 0.125}, 3), "<f8");
+    run("bench", "dense", "--heads", "4", "--seq", "16", "--dim", "8", "--alibi",
+        slopes.toString(), "--reps", "1", "--warmup", "0", "--json").usageError("slopes");
   }
 }
