@@ -6,6 +6,7 @@ import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.Tensor;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 
@@ -64,8 +65,21 @@ abstract class SoftmaxRunCommand implements Callable<Integer> {
     try {
       return check.get();
     } catch (IllegalArgumentException e) {
-      throw new UsageException(e.getMessage(), e);
+      throw new UsageException(message(e), e);
     }
+  }
+
+  /**
+   * The message of a check, without the {@code java.lang.IllegalArgumentException: } that a
+   * fork/join task puts in front when it rethrows a worker's exception as a copy with it as cause.
+   */
+  static String message(IllegalArgumentException e) {
+    Throwable t = e;
+    while (t.getCause() instanceof IllegalArgumentException c
+        && Objects.equals(t.getMessage(), c.toString())) {
+      t = c;
+    }
+    return t.getMessage();
   }
 
   static void invalidArgument(Runnable check) {

@@ -4,6 +4,7 @@ import static dev.attention4j.cli.CliFixtures.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.attention4j.cli.CliFixtures.Problem;
@@ -15,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -233,6 +235,18 @@ class RunErrorsTest {
     assertEquals(1, List.of(r.err().split("\\R")).size(), r.err());
     assertTrue(r.err().startsWith("error: internal error: "), r.err());
     assertEquals("", r.out());
+  }
+
+  @Test
+  void aCheckFailingInsideAPoolIsReportedWithItsOwnMessage() {
+    // ForkJoinTask rethrows an exception of the same type whose message is cause.toString()
+    try (ForkJoinPool pool = new ForkJoinPool(1)) {
+      UsageException e = assertThrows(UsageException.class,
+          () -> SoftmaxRunCommand.invalidArgument(() -> pool.submit(() -> {
+            throw new IllegalArgumentException("batch 0 and heads 2 must be >= 1");
+          }).join()));
+      assertEquals("batch 0 and heads 2 must be >= 1", e.getMessage());
+    }
   }
 
   @ParameterizedTest(name = "bench {0}")
