@@ -1,6 +1,8 @@
 package dev.attention4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -81,6 +83,44 @@ class LauncherTest {
     assertEquals(0, r.code(), r.err());
     assertEquals(expected("run dense"), r.out());
     assertEquals("", r.err());
+  }
+
+  /** A stand-in {@code bin/mvn25} that prints like Maven 3.8 in quiet mode and then exits. */
+  private void fakeMaven(boolean succeed) throws IOException {
+    Files.delete(project.resolve("attention-cli/target/attention-cli.jar"));
+    // Maven 3.8 -q ends its output with colour resets and no newline
+    script(project.resolve("bin/mvn25"), "#!/bin/sh\n"
+        + "echo '[ERROR] compiler output' >&2\n"
+        + "printf 'no newline\\033[0m\\033[0m'\n"
+        + (succeed ? ": > \"$(dirname \"$0\")/../attention-cli/target/attention-cli.jar\"\n"
+            : "exit 1\n"));
+  }
+
+  @Test
+  void aBuildOnTheFirstCallLeavesTheStreamsToTheCommand() throws Exception {
+    standIn();
+    fakeMaven(true);
+    Result r = exec(dir, project.resolve("bin/attention").toString(), "run", "dense");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(expected("run dense"), r.out());
+    // not a terminal: the build log stays in a file, so an 'error:' line would be the only line
+    assertEquals("", r.err());
+    assertTrue(Files.readString(project.resolve("attention-cli/target/build.log"))
+        .contains("compiler output"));
+  }
+
+  @Test
+  void aFailedBuildShowsItsLogAndEndsWithOneErrorLine() throws Exception {
+    standIn();
+    fakeMaven(false);
+    Result r = exec(dir, project.resolve("bin/attention").toString(), "run", "dense");
+    assertEquals(1, r.code(), r.err());
+    assertEquals("", r.out());
+    List<String> lines = r.err().lines().toList();
+    assertTrue(r.err().contains("compiler output"), r.err());
+    assertTrue(lines.get(lines.size() - 1).startsWith("error: build failed"), r.err());
+    assertFalse(r.err().contains("\033"), r.err());
+    assertEquals(1, lines.stream().filter(l -> l.startsWith("error:")).count(), r.err());
   }
 
   @Test
