@@ -124,6 +124,22 @@ class LauncherTest {
   }
 
   @Test
+  void theJvmsOwnNoticesAreDroppedFromStderr() throws Exception {
+    standIn();
+    script(dir.resolve("fake jdk/bin/java"), "#!/bin/sh\n"
+        + "echo 'Picked up JAVA_TOOL_OPTIONS: -Xmx2g' >&2\n"
+        + "echo 'NOTE: Picked up JDK_JAVA_OPTIONS: -Xss4m' >&2\n"
+        + "echo 'Picked up _JAVA_OPTIONS: -Xms1g' >&2\n"
+        + "echo 'WARNING: Using incubator modules: jdk.incubator.vector' >&2\n"
+        + "echo 'error: --q x.npy: no such file' >&2\n"
+        + "exit 2\n");
+    Result r = exec(dir, project.resolve("bin/attention").toString(), "run", "dense");
+    assertEquals(2, r.code(), r.err());
+    assertEquals("error: --q x.npy: no such file\n", r.err());
+    assertEquals("", r.out());
+  }
+
+  @Test
   void findsItsProjectThroughSymbolicLinks() throws Exception {
     standIn();
     Path links = Files.createDirectories(dir.resolve("links"));
