@@ -95,8 +95,8 @@ final class FitHedgehogCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new UsageException("cannot write --out " + out + ": " + e, e);
     }
-    console.note(String.format(Locale.ROOT, "fit-hedgehog: wrote %s (final loss %.6f, kl %.6f)",
-        out, r.loss(), r.kl()));
+    // stderr has one progress line per epoch and nothing else (CLI.md); the final loss is in the
+    // file's __metadata__
     return Main.OK;
   }
 }

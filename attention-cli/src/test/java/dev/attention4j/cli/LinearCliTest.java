@@ -221,8 +221,10 @@ class LinearCliTest {
         "4", "--out", w.toString(), "--epochs", "3", "--seed", "9", "--causal");
     assertEquals(0, r.code(), r.err());
     assertEquals("", r.out());
-    long epochs = r.err().lines().filter(l -> l.startsWith("fit-hedgehog: epoch")).count();
-    assertEquals(3, epochs, r.err());
+    // one progress line per epoch (CLI.md), and nothing else
+    List<String> lines = r.err().lines().toList();
+    assertEquals(3, lines.size(), r.err());
+    assertTrue(lines.stream().allMatch(l -> l.startsWith("fit-hedgehog: epoch")), r.err());
     SafetensorsFile f = Safetensors.read(w);
     assertArrayEquals(new int[] {4, 8, 4}, f.entry("wq").shape());
     assertArrayEquals(new int[] {2, 8, 4}, f.entry("wk").shape());
