@@ -1,5 +1,6 @@
 package dev.attention4j.cli;
 
+import dev.attention4j.core.Tensor;
 import dev.attention4j.core.io.TensorFileException;
 import dev.attention4j.linear.FeatureMap;
 import dev.attention4j.linear.FeatureWeights;
@@ -57,6 +58,15 @@ final class LinearKernelOptions {
 
   /** Reads {@code --feature-weights} (null when not given), checking it fits the map. */
   FeatureWeights weights(FeatureMap.Kind kind) {
+    return weights(kind, false);
+  }
+
+  /**
+   * Reads {@code --feature-weights} (null when not given), checking it fits the map; with
+   * {@code bf16}, {@code <u2} {@code .npy} weights are read as bfloat16 bits, as every other
+   * {@code <u2} input.
+   */
+  FeatureWeights weights(FeatureMap.Kind kind, boolean bf16) {
     if (featureWeights == null) {
       return null;
     }
@@ -64,11 +74,14 @@ final class LinearKernelOptions {
       throw new UsageException("--feature-weights: feature map " + kind.label()
           + " takes no weights (only hedgehog and hedgehog-exp do)");
     }
-    return readWeights("--feature-weights", featureWeights);
+    return readWeights("--feature-weights", featureWeights, bf16);
   }
 
-  /** {@code WQ.npy,WK.npy} or {@code W.safetensors}, with every problem a usage error. */
-  static FeatureWeights readWeights(String option, String spec) {
+  /**
+   * {@code WQ.npy,WK.npy} (any float dtype, or {@code <u2} bfloat16 bits with {@code bf16}) or
+   * {@code W.safetensors}, with every problem a usage error.
+   */
+  static FeatureWeights readWeights(String option, String spec, boolean bf16) {
     String[] parts = spec.split(",", -1);
     if (parts.length > 2 || parts[0].isBlank()) {
       throw new UsageException(option + " '" + spec + "': expected WQ.npy,WK.npy or"
@@ -85,8 +98,12 @@ final class LinearKernelOptions {
       }
     }
     try {
-      return parts.length == 2 ? FeatureWeights.read(paths[0], paths[1])
-          : FeatureWeights.read(paths[0]);
+      if (parts.length == 2) {
+        Tensor wq = TensorFiles.readTensor(option, paths[0], bf16);
+        Tensor wk = TensorFiles.readTensor(option, paths[1], bf16);
+        return FeatureWeights.of(wq, wk);
+      }
+      return FeatureWeights.read(paths[0]);
     } catch (TensorFileException e) {
       String msg = e.getMessage() == null ? e.toString() : e.getMessage();
       throw new UsageException(option + " " + msg, e);

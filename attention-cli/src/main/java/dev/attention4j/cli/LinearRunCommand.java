@@ -49,7 +49,7 @@ final class LinearRunCommand implements Callable<Integer> {
           + " WQ.npy,WK.npy or W.safetensors (wq [Hq, D, F], wk [Hkv, D, F])");
     }
     FeatureMap map = SoftmaxRunCommand.invalidArgument(
-        () -> FeatureMap.of(kind, linear.weights(kind)));
+        () -> FeatureMap.of(kind, linear.weights(kind, io.bf16)));
     Tensor q = TensorFiles.readTensor("--q", io.q, io.bf16);
     Tensor k = TensorFiles.readTensor("--k", io.k, io.bf16);
     Tensor v = TensorFiles.readTensor("--v", io.v, io.bf16);

@@ -145,6 +145,25 @@ class LinearCliTest {
     assertArrayEquals(out.toDoubleArray(), CliFixtures.readDoubles(dir.resolve("o.npy")), 1e-12);
   }
 
+  @Test
+  void bf16AppliesToFeatureWeightFilesToo() throws Exception {
+    // weights whose values are exact in bfloat16, once as <f4 and once as <u2 bfloat16 bits
+    Tensor wq = Tensor.copyOf(Npy.read(dir.resolve("wq.npy")).toTensor(), DType.BF16);
+    Tensor wk = Tensor.copyOf(Npy.read(dir.resolve("wk.npy")).toTensor(), DType.BF16);
+    Npy.write(dir.resolve("wq16.npy"), wq, "<u2");
+    Npy.write(dir.resolve("wk16.npy"), wk, "<u2");
+    Npy.write(dir.resolve("wq32.npy"), wq, "<f4");
+    Npy.write(dir.resolve("wk32.npy"), wk, "<f4");
+    run(base("--feature-map", "hedgehog", "--causal", "--feature-weights",
+        p("wq32.npy") + "," + p("wk32.npy"))).ok();
+    byte[] f4 = Files.readAllBytes(dir.resolve("o.npy"));
+    run(base("--feature-map", "hedgehog", "--causal", "--bf16", "--feature-weights",
+        p("wq16.npy") + "," + p("wk16.npy"))).ok();
+    assertArrayEquals(f4, Files.readAllBytes(dir.resolve("o.npy")));
+    run(base("--feature-map", "hedgehog", "--causal", "--feature-weights",
+        p("wq16.npy") + "," + p("wk16.npy"))).usageError("--bf16");
+  }
+
   static Stream<Arguments> errors() {
     return Stream.of(
         Arguments.of(List.of("--feature-map", "identity"), "identity is only allowed"
