@@ -5,8 +5,11 @@ import dev.attention4j.core.io.TensorFileException;
 import dev.attention4j.linear.FeatureMap;
 import dev.attention4j.linear.FeatureWeights;
 import dev.attention4j.linear.LinearOptions;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import picocli.CommandLine.Option;
 
 /** The options of {@code run linear} and {@code bench linear} (CLI.md). */
@@ -103,12 +106,26 @@ final class LinearKernelOptions {
         Tensor wk = TensorFiles.readTensor(option, paths[1], bf16);
         return FeatureWeights.of(wq, wk);
       }
+      if (isNpy(paths[0])) {
+        throw new UsageException(option + " " + spec + ": is an .npy file: give WQ.npy,WK.npy"
+            + " (two files) or one W.safetensors holding wq and wk");
+      }
       return FeatureWeights.read(paths[0]);
     } catch (TensorFileException e) {
       String msg = e.getMessage() == null ? e.toString() : e.getMessage();
       throw new UsageException(option + " " + msg, e);
     } catch (IllegalArgumentException e) {
       throw new UsageException(option + " " + spec + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** True when the file starts with the {@code .npy} magic {@code \x93NUMPY}. */
+  private static boolean isNpy(Path p) {
+    byte[] magic = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+    try (InputStream in = Files.newInputStream(p)) {
+      return Arrays.equals(in.readNBytes(magic.length), magic);
+    } catch (IOException e) {
+      return false;
     }
   }
 

@@ -176,6 +176,8 @@ class LinearCliTest {
             "wk has 3 heads, K has 2 KV heads"),
         Arguments.of(List.of("--feature-map", "hedgehog", "--feature-weights", "MISSING"),
             "no such file"),
+        Arguments.of(List.of("--feature-map", "hedgehog", "--feature-weights", "WQ"),
+            "is an .npy file: give WQ.npy,WK.npy"),
         Arguments.of(List.of("--feature-map", "elu1", "--decay", "SLOPES"),
             "--decay needs --causal --no-normalize"),
         Arguments.of(List.of("--feature-map", "elu1", "--causal", "--no-normalize", "--decay",
@@ -201,6 +203,7 @@ class LinearCliTest {
         case "W.ST" -> p("w.safetensors");
         case "WQ,WKBAD" -> p("wq.npy") + "," + p("wk-bad.npy");
         case "MISSING" -> p("missing.safetensors");
+        case "WQ" -> p("wq.npy");
         case "LSE" -> p("l.npy");
         default -> s;
       });
