@@ -265,10 +265,9 @@ class BadInputMatrixTest {
    * A non-finite key or value. Rows of other batches and KV heads, and rows that do not see the
    * key under the dense rules of the call, are unchanged bitwise (the routed and quantized
    * kernels excepted for the latter, see below). Rows that see it: in every exact kernel, NaN
-   * and infinities sit exactly where the float64 reference puts them (a NaN key makes the whole
-   * row NaN; a NaN or infinite value makes its column NaN or infinite; an infinite key gives an
-   * infinite logit, so the row is NaN or, where the logit is {@code -inf}, the key drops out).
-   * A NaN is never lost: in every kernel, a row that sees a NaN contains a NaN.
+   * sits exactly where the float64 reference puts it (SEMANTICS.md: the whole O row and the LSE
+   * of every row that sees the key). A NaN is never lost: in every kernel, a row that sees a NaN
+   * contains a NaN.
    */
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("poisonCases")

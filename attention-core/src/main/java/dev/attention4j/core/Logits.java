@@ -8,7 +8,14 @@ final class Logits {
   private Logits() {
   }
 
+  /**
+   * The final logit of one pair from {@code s = scale * <q_i, k_j>}. A non-finite {@code s} (a
+   * NaN or Inf in the query or the key) gives NaN, whatever softcap and ALiBi would make of it,
+   * unless the score modifier hides the key ({@code -inf}).
+   */
   static double finish(double s, AttentionOptions o, int b, int h, int i, int j, long diag) {
+    boolean bad = !Double.isFinite(s);
+    s = bad ? Double.NaN : s;
     double c = o.softcap();
     if (c > 0) {
       s = c * Math.tanh(s / c);
@@ -20,6 +27,6 @@ final class Logits {
     if (mod != null) {
       s = mod.apply(s, b, h, i, j);
     }
-    return s;
+    return bad && s != Double.NEGATIVE_INFINITY ? Double.NaN : s;
   }
 }

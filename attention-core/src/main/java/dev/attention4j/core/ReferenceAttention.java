@@ -13,8 +13,9 @@ package dev.attention4j.core;
  * <p>Per row: logits of the visible keys (mask checked first, so masked or padded slots are never
  * read), the largest of them {@code m}, {@code l = sum exp(s - m)},
  * {@code O = sum exp(s - m) v / l}, {@code LSE = m + ln l}. A row with no visible key, or whose
- * visible logits are all {@code -inf}, gives {@code O = 0} and {@code LSE = -inf}. NaN in a query
- * or in a visible key or value propagates to the rows that see it. Given float64 inputs, it matches
+ * visible logits are all {@code -inf}, gives {@code O = 0} and {@code LSE = -inf}. A row that sees
+ * a key (its final logit is not {@code -inf}) whose K or V row holds NaN or Inf gives NaN in its
+ * whole O row and its LSE, and so does a NaN or Inf in the query. Given float64 inputs, it matches
  * an independent float64 computation within {@code 1e-9 * max(1, max|O|)}.
  */
 public final class ReferenceAttention implements AttentionKernel {
@@ -57,8 +58,10 @@ public final class ReferenceAttention implements AttentionKernel {
             qRow[c] = q.getDoubleAt(q.offset() + b * q.stride(0) + h * q.stride(1)
                 + i * q.stride(2) + c * q.stride(3));
           }
-          // pass 1: logits of visible keys, and their maximum
+          // pass 1: logits of visible keys, and their maximum; whether the row sees a NaN or
+          // Inf in a query, key or value
           double m = Double.NEGATIVE_INFINITY;
+          boolean poisoned = false;
           for (int j = 0; j < kvLen; j++) {
             if (mask != null && !mask.allows(b, h, i, j, diag)) {
               logits[j] = Double.NEGATIVE_INFINITY;
@@ -66,12 +69,23 @@ public final class ReferenceAttention implements AttentionKernel {
             }
             long kAt = k.offset() + b * k.stride(0) + g * k.stride(1) + j * k.stride(2);
             double dot = 0;
+            boolean finite = true;
             for (int c = 0; c < d; c++) {
-              dot += qRow[c] * k.getDoubleAt(kAt + c * k.stride(3));
+              double kc = k.getDoubleAt(kAt + c * k.stride(3));
+              finite &= Double.isFinite(kc) && Double.isFinite(qRow[c]);
+              dot += qRow[c] * kc;
             }
-            double x = Logits.finish(scale * dot, options, b, h, i, j, diag);
+            double x = Logits.finish(finite ? scale * dot : Double.NaN, options, b, h, i, j,
+                diag);
             logits[j] = x;
             m = Double.isNaN(x) || Double.isNaN(m) ? Double.NaN : Math.max(m, x);
+            if (x != Double.NEGATIVE_INFINITY) {
+              long vAt = v.offset() + b * v.stride(0) + g * v.stride(1) + j * v.stride(2);
+              for (int c = 0; c < dv; c++) {
+                finite &= Double.isFinite(v.getDoubleAt(vAt + c * v.stride(3)));
+              }
+              poisoned |= !finite;
+            }
           }
           // pass 2: weights and the weighted sum of values
           java.util.Arrays.fill(acc, 0.0);
@@ -92,11 +106,12 @@ public final class ReferenceAttention implements AttentionKernel {
           boolean empty = m == Double.NEGATIVE_INFINITY;
           long oAt = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
           for (int c = 0; c < dv; c++) {
-            out.setAt(oAt + c * out.stride(3), empty ? 0.0 : acc[c] / l);
+            out.setAt(oAt + c * out.stride(3),
+                poisoned ? Double.NaN : empty ? 0.0 : acc[c] / l);
           }
           if (lse != null) {
             lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2),
-                empty ? Double.NEGATIVE_INFINITY : m + Math.log(l));
+                poisoned ? Double.NaN : empty ? Double.NEGATIVE_INFINITY : m + Math.log(l));
           }
         }
       }

@@ -76,6 +76,8 @@ public final class ScalarAttention implements AttentionKernel {
                   x = scale * dot;
                   if (options.softcap() > 0 || options.hasBias()) {
                     x = (float) Logits.finish(x, options, b, h, i, j, diag);
+                  } else if (!Float.isFinite(x)) {
+                    x = Float.NaN;
                   }
                 }
                 p[r * BC + c] = x;
@@ -111,13 +113,19 @@ public final class ScalarAttention implements AttentionKernel {
             long at = out.offset() + b * out.stride(0) + h * out.stride(1)
                 + (i0 + r) * out.stride(2);
             float inv = empty ? 0f : 1f / l[r];
+            // a row that saw a NaN or Inf key or value is NaN, O and LSE
+            boolean finite = true;
             for (int e = 0; e < dv; e++) {
-              out.setAt(at + e * out.stride(3), empty ? 0f : acc[r * dv + e] * inv);
+              finite &= empty || Float.isFinite(acc[r * dv + e] * inv);
+            }
+            for (int e = 0; e < dv; e++) {
+              out.setAt(at + e * out.stride(3),
+                  !finite ? Float.NaN : empty ? 0f : acc[r * dv + e] * inv);
             }
             if (lse != null) {
               lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1)
-                  + (i0 + r) * lse.stride(2),
-                  empty ? Double.NEGATIVE_INFINITY : m[r] + (float) Math.log(l[r]));
+                  + (i0 + r) * lse.stride(2), !finite ? Double.NaN
+                  : empty ? Double.NEGATIVE_INFINITY : m[r] + (float) Math.log(l[r]));
             }
           }
         }

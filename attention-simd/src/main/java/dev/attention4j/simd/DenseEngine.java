@@ -620,7 +620,13 @@ public final class DenseEngine {
           po[o + e] = empty ? 0f : s.ot[e * br + r] * inv;
         }
       }
-      pl[row] = empty ? Float.NEGATIVE_INFINITY : (float) ((double) s.m[r] + Math.log(l));
+      // a partial that saw a NaN or Inf key or value is NaN, and so is the merged row
+      boolean finite = Micro.allFinite(lanes, po, o, dv, 1, dv);
+      if (!finite) {
+        Arrays.fill(po, o, o + dv, Float.NaN);
+      }
+      pl[row] = !finite ? Float.NaN
+          : empty ? Float.NEGATIVE_INFINITY : (float) ((double) s.m[r] + Math.log(l));
     }
   }
 
@@ -783,12 +789,11 @@ public final class DenseEngine {
         Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bc, s.red);
       }
     }
-    // pad each row to whole vectors with -inf (weight 0)
+    // infinite logits to NaN, then pad each row to whole vectors with -inf (weight 0)
     int end = (cols + n - 1) / n * n;
-    if (end > cols) {
-      for (int r = 0; r < rows; r++) {
-        Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
-      }
+    for (int r = 0; r < rows; r++) {
+      Micro.nanNonFinite(lanes, sr, r * bc, cols);
+      Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
     }
     Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
     // O = diag(alpha) O + P V; the rescale goes with the first block of keys (codes: the
@@ -921,6 +926,7 @@ public final class DenseEngine {
     if (hook != null) {
       hook.logits(b, g, s.p0, rows, j0, cols, s.st, br);
     }
+    Micro.nanNonFinite(lanes, s.st, 0, cols * br);
     // softcap, bias, mask
     if (softcap > 0 || slopes != null) {
       Micro.softcapAndAlibi(lanes, nv, s.st, cols, j0, softcap, slopes == null ? null : s.slope,
@@ -1009,7 +1015,10 @@ public final class DenseEngine {
         if (partial && !mask.allows(b, h, i, j, diag)) {
           st[at] = Float.NEGATIVE_INFINITY;
         } else if (scoreMod != null) {
-          st[at] = (float) scoreMod.apply(st[at], b, h, i, j);
+          // a NaN logit (non-finite query or key) stays NaN unless the modifier hides the key
+          float x = st[at];
+          float y = (float) scoreMod.apply(x, b, h, i, j);
+          st[at] = Float.isNaN(x) && y != Float.NEGATIVE_INFINITY ? Float.NaN : y;
         }
       }
     }
@@ -1069,7 +1078,10 @@ public final class DenseEngine {
     }
   }
 
-  /** {@code O = acc / l}, {@code LSE = m + ln l}; rows with {@code l == 0} give 0 and -inf. */
+  /**
+   * {@code O = acc / l}, {@code LSE = m + ln l}; rows with {@code l == 0} give 0 and -inf, and a
+   * row whose output is not all finite (it saw a NaN or Inf key or value) gives NaN in O and LSE.
+   */
   private void writeRows(Scratch s, int b, int rows, int dv, Tensor out, Tensor lse) {
     float[] od = out.dtype() == DType.F32 && out.stride(3) == 1 ? out.floatData() : null;
     for (int r = 0; r < rows; r++) {
@@ -1079,6 +1091,7 @@ public final class DenseEngine {
       boolean empty = l == 0f;
       float inv = 1f / l;
       long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
+      boolean finite;
       if (od != null) {
         int o = (int) at;
         if (s.rowMode) {
@@ -1090,16 +1103,26 @@ public final class DenseEngine {
         } else {
           Micro.unpackRow(lanes, s.ot, r, dv, inv, stride, od, o);
         }
+        finite = Micro.allFinite(lanes, od, o, dv, 1, dv);
+        if (!finite) {
+          Arrays.fill(od, o, o + dv, Float.NaN);
+        }
       } else {
         long s3 = out.stride(3);
+        finite = true;
         for (int e = 0; e < dv; e++) {
           float acc = s.rowMode ? s.or[r * dv + e] : s.ot[e * br + r];
-          out.setAt(at + e * s3, empty ? 0f : acc * inv);
+          finite &= Float.isFinite(empty ? 0f : acc * inv);
+        }
+        for (int e = 0; e < dv; e++) {
+          float acc = s.rowMode ? s.or[r * dv + e] : s.ot[e * br + r];
+          out.setAt(at + e * s3, !finite ? Float.NaN : empty ? 0f : acc * inv);
         }
       }
       if (lse != null) {
         lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2),
-            empty ? Double.NEGATIVE_INFINITY : (double) s.m[r] + Math.log(l));
+            !finite ? Double.NaN
+                : empty ? Double.NEGATIVE_INFINITY : (double) s.m[r] + Math.log(l));
       }
     }
   }

@@ -1167,6 +1167,26 @@ final class Micro {
     return t;
   }
 
+  /**
+   * Turns every infinite logit of {@code a[off .. off + n)} into NaN ({@code x * 0 + x} is
+   * {@code x} for finite {@code x} and NaN for an infinity), before softcap, bias and masks: a
+   * raw logit is infinite only when its query or key holds NaN or Inf (SEMANTICS.md: such a key
+   * makes the rows that see it NaN, even where its logit is {@code -inf}).
+   */
+  static void nanNonFinite(Lanes w, float[] a, int off, int n) {
+    VectorSpecies<Float> s = w.species();
+    FloatVector zero = FloatVector.zero(s);
+    int bound = s.loopBound(n);
+    int e = 0;
+    for (; e < bound; e += s.length()) {
+      FloatVector x = FloatVector.fromArray(s, a, off + e);
+      x.fma(zero, x).intoArray(a, off + e);
+    }
+    for (; e < n; e++) {
+      a[off + e] = a[off + e] * 0f + a[off + e];
+    }
+  }
+
   /** True when {@code rows} rows of {@code width} floats (row stride {@code ld}) are all finite. */
   static boolean allFinite(Lanes w, float[] a, int off, int ld, int rows, int width) {
     VectorSpecies<Float> s = w.species();

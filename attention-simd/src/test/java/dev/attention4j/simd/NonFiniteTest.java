@@ -103,6 +103,83 @@ class NonFiniteTest {
     }
   }
 
+  /**
+   * One entry of key 90 or of its value set to NaN, +Inf or -Inf: exactly the rows that see key
+   * 90 are NaN, every column of O and the LSE (an infinite key entry gives some rows a
+   * {@code -inf} logit, softcap would make it finite: they are NaN all the same); the other rows
+   * are finite and match the reference.
+   */
+  @ParameterizedTest(name = "{0} bits")
+  @ValueSource(ints = {128, 256, 512})
+  void aVisibleNonFiniteKeyOrValueMakesTheRowsThatSeeItNaN(int bits) {
+    AttentionKernel kernel = SimdAttention.withBits(bits);
+    int sq = 70;
+    int sk = 150;
+    int bad = 90;
+    // bottom-right: row i is centred on key i + 80
+    AttentionOptions[] cases = {
+        AttentionOptions.builder().causal(true).build(),
+        AttentionOptions.builder().causal(true).softcap(5).build(),
+        AttentionOptions.builder().causal(true).alibiSlopes(0.5, 0.25, 0.125, 0.0625).build(),
+        AttentionOptions.builder().window(20, 0).build(),
+        AttentionOptions.builder().scoreMod((x, b, h, i, j) -> i % 2 == 0 && j == bad
+            ? Double.NEGATIVE_INFINITY : x).build(),
+    };
+    java.util.function.BiPredicate<Integer, Integer> sees = (c, i) -> switch (c) {
+      case 0, 1, 2 -> bad <= i + 80;
+      case 3 -> bad <= i + 80 && bad >= i + 60;
+      default -> i % 2 != 0;
+    };
+    for (int c = 0; c < cases.length; c++) {
+      for (float x : POISON) {
+        for (boolean inKey : new boolean[] {true, false}) {
+          SplittableRandom rnd = new SplittableRandom(bits * 31L + c * 7 + (long) x);
+          Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 4, sq, 24);
+          Tensor k = Support.gaussian(rnd, DType.F32, 1, 1, 2, sk, 24);
+          Tensor v = Support.gaussian(rnd, DType.F32, 1, 1, 2, sk, 20);
+          (inKey ? k : v).set(x, 0, 1, bad, 3);
+          String what = "case " + c + (inKey ? ", key " : ", value ") + x;
+          AttentionResult r = Support.check(kernel, q, k, v, cases[c], what);
+          for (int h = 0; h < 4; h++) {
+            for (int i = 0; i < sq; i++) {
+              boolean nan = h >= 2 && sees.test(c, i);
+              for (int e = 0; e < 20; e++) {
+                assertEquals(nan, Double.isNaN(r.out().getDouble(0, h, i, e)),
+                    what + ": head " + h + " row " + i + " column " + e);
+              }
+              assertEquals(nan, Double.isNaN(r.lse().getDouble(0, h, i)),
+                  what + ": LSE of head " + h + " row " + i);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Decoding (row mode, split-KV): a NaN or Inf seen anywhere in 3000 keys makes the row NaN. */
+  @Test
+  void decodeRowsThatSeeANonFiniteEntryAreNaN() {
+    for (float x : POISON) {
+      for (boolean inKey : new boolean[] {true, false}) {
+        SplittableRandom rnd = new SplittableRandom(11 + (long) x);
+        Tensor q = Support.gaussian(rnd, DType.F32, 1, 2, 8, 1, 128);
+        Tensor k = Support.gaussian(rnd, DType.F32, 1, 2, 2, 3000, 128);
+        Tensor v = Support.gaussian(rnd, DType.F32, 1, 2, 2, 3000, 128);
+        (inKey ? k : v).set(x, 1, 0, 2000, 7);
+        AttentionOptions o = AttentionOptions.builder().causal(true).kvLens(3000, 2500).build();
+        String what = (inKey ? "key " : "value ") + x;
+        AttentionResult r = Support.check(SimdAttentionTest.KERNEL, q, k, v, o, what);
+        for (int b = 0; b < 2; b++) {
+          for (int h = 0; h < 8; h++) {
+            boolean nan = b == 1 && h < 4;
+            assertEquals(nan, Double.isNaN(r.out().getDouble(b, h, 0, 100)), what + " " + b + h);
+            assertEquals(nan, Double.isNaN(r.lse().getDouble(b, h, 0)), what + " " + b + h);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void nanInQueryOrVisibleKeyPropagatesOnlyWhereSeen() {
     SplittableRandom rnd = new SplittableRandom(3);
