@@ -52,6 +52,7 @@ final class SageRunCommand implements Callable<Integer> {
     AttentionOptions options = SoftmaxRunCommand.invalidArgument(b::build);
     AttentionShape s = SoftmaxRunCommand.invalidArgument(
         () -> AttentionShape.of(q, k, v, null, null, options));
+    SoftmaxRunCommand.invalidArgument(() -> options.scale(s.headDim()));
     ForkJoinPool pool = new ForkJoinPool(threads);
     try {
       SageAttention kernel = sage.kernel(impl, pool);

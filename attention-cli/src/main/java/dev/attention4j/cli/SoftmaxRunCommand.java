@@ -42,6 +42,7 @@ abstract class SoftmaxRunCommand implements Callable<Integer> {
     Tensor v = TensorFiles.readTensor("--v", io.v, io.bf16);
     AttentionOptions options = invalidArgument(b::build);
     AttentionShape s = invalidArgument(() -> AttentionShape.of(q, k, v, null, null, options));
+    invalidArgument(() -> options.scale(s.headDim()));
     try (KernelRunner kernel = kernel(impl, threads)) {
       DType dt = kernel.outputDType();
       Tensor out = allocate("--out", dt, s.batch(), s.qHeads(), s.qLen(), s.valueDim());

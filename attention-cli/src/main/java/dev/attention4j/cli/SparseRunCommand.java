@@ -40,6 +40,7 @@ abstract class SparseRunCommand implements Callable<Integer> {
     AttentionOptions options = SoftmaxRunCommand.invalidArgument(b::build);
     AttentionShape s = SoftmaxRunCommand.invalidArgument(
         () -> AttentionShape.of(q, k, v, null, null, options));
+    SoftmaxRunCommand.invalidArgument(() -> options.scale(s.headDim()));
     SoftmaxRunCommand.invalidArgument(() -> spec.validate(s));
     boolean reference = impl == Impl.REFERENCE;
     try (KernelRunner kernel = KernelRunner.fast(reference ? spec.reference() : spec.fast(),

@@ -121,6 +121,11 @@ class RunErrorsTest {
             f8(d, "q3.npy", new double[4 * 3 * 8], 4, 3, 8).toString())),
         bad("K head dim differs", "head dim", d -> with(d, "--k",
             f8(d, "k7.npy", new double[2 * 5 * 7], 1, 2, 5, 7).toString())),
+        bad("D = 0 without --scale", "head dim D = 0 has no default scale", d -> {
+          List<String> a = with(d, "--q", f8(d, "q0.npy", new double[0], 1, 4, 3, 0).toString());
+          a.set(a.indexOf("--k") + 1, f8(d, "k0.npy", new double[0], 1, 2, 5, 0).toString());
+          return a;
+        }),
         bad("V length differs", "V length", d -> with(d, "--v",
             f8(d, "v4.npy", new double[2 * 4 * 6], 1, 2, 4, 6).toString())),
         bad("batch sizes differ", "batch", d -> with(d, "--v",

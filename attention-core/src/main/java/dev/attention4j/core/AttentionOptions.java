@@ -77,8 +77,17 @@ public final class AttentionOptions {
     return b;
   }
 
-  /** The scale for head dim {@code d}: the explicit scale, or {@code 1/sqrt(d)}. */
+  /**
+   * The scale for head dim {@code d}: the explicit scale, or {@code 1/sqrt(d)}.
+   *
+   * @throws IllegalArgumentException for {@code d == 0} without an explicit scale (the default
+   *     would be infinite, and every logit {@code inf * 0})
+   */
   public double scale(int headDim) {
+    if (Double.isNaN(scale) && headDim == 0) {
+      throw new IllegalArgumentException("head dim D = 0 has no default scale (1/sqrt(D) is"
+          + " infinite): give a scale, or use D >= 1");
+    }
     return Double.isNaN(scale) ? 1.0 / Math.sqrt(headDim) : scale;
   }
 

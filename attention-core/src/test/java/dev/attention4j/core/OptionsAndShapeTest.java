@@ -52,6 +52,9 @@ class OptionsAndShapeTest {
         Arguments.of("kvLens beyond Sk", (org.junit.jupiter.api.function.Executable)
             () -> AttentionShape.of(t(1, 2, 3, 8), t(1, 1, 5, 8), t(1, 1, 5, 8), null, null,
                 AttentionOptions.builder().kvLens(6).build()), "kvLens[0] = 6 exceeds"),
+        Arguments.of("D = 0 without a scale", (org.junit.jupiter.api.function.Executable)
+            () -> ReferenceAttention.INSTANCE.forward(t(1, 1, 3, 0), t(1, 1, 4, 0),
+                t(1, 1, 4, 2), none), "head dim D = 0 has no default scale"),
         Arguments.of("view out of bounds", (org.junit.jupiter.api.function.Executable)
             () -> t(4).view(new int[] {5}, new long[] {1}, 0), "outside the backing array"),
         Arguments.of("element overflow", (org.junit.jupiter.api.function.Executable)
@@ -81,5 +84,6 @@ class OptionsAndShapeTest {
   void defaultScaleIsInverseSqrtOfHeadDim() {
     assertEquals(0.125, AttentionOptions.defaults().scale(64));
     assertEquals(2.0, AttentionOptions.builder().scale(2).build().scale(64));
+    assertEquals(2.0, AttentionOptions.builder().scale(2).build().scale(0));
   }
 }

@@ -310,6 +310,10 @@ public final class NablaAttention implements AttentionKernel {
       @Override
       public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
           AttentionOptions options) {
+        AttentionShape s = AttentionShape.of(q, k, v, out, lse, options);
+        if (s.batch() == 0 || s.qHeads() == 0) {
+          return; // no rows, as the fast kernel
+        }
         BlockMask bm = self.blockMask(q, k, options);
         ReferenceAttention.INSTANCE.forward(q, k, v, out, lse,
             options.toBuilder().mask(bm.asMask()).build());

@@ -159,6 +159,20 @@ class NablaTest {
   }
 
   @Test
+  void emptyBatchOrHeadsGiveEmptyOutputsInBothKernels() {
+    NablaAttention nabla = new NablaAttention(4, 0.5);
+    for (int[] bh : new int[][] {{0, 2, 1}, {1, 0, 1}}) {
+      Tensor q = Tensor.zeros(DType.F32, bh[0], bh[1], 8, 4);
+      Tensor k = Tensor.zeros(DType.F32, bh[0], bh[2], 8, 4);
+      AttentionResult fast = nabla.forward(q, k, k, AttentionOptions.defaults());
+      AttentionResult ref = nabla.reference().forward(q, k, k, AttentionOptions.defaults());
+      assertEquals(0, fast.out().size());
+      assertEquals(0, ref.out().size());
+      assertEquals(0, ref.lse().size());
+    }
+  }
+
+  @Test
   void blockSizesUpToIntMaxAreOneBlock() {
     // the block count is ceil(S / Bs) without overflow: one block, kept, so dense attention
     SplittableRandom rnd = new SplittableRandom(32);
