@@ -140,7 +140,7 @@ abstract class SparseBenchCommand implements Callable<Integer> {
           .put("kv_seq", s.kvLen())
           .put("dim", s.dim())
           .put("dim_v", s.dimV())
-          .put("causal", false);
+          .put("causal", spec.causal());
       for (int p = 0; p < params.length; p += 2) {
         j.put(params[p], params[p + 1]);
       }

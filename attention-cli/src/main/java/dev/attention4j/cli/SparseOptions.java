@@ -115,6 +115,16 @@ final class SparseOptions {
               "dilation", join(nb.dilation()), "stride", join(nb.stride()), "causal_axes",
               joinB(nb.causal())};
         }
+
+        @Override
+        public boolean causal() {
+          for (boolean c : nb.causal()) {
+            if (c) {
+              return true;
+            }
+          }
+          return false;
+        }
       };
     }
   }
@@ -173,6 +183,11 @@ final class SparseOptions {
         public String[] describe() {
           return new String[] {"block_size", Integer.toString(blockSize), "topk",
               Integer.toString(topk)};
+        }
+
+        @Override
+        public boolean causal() {
+          return true;
         }
       };
     }
@@ -244,6 +259,11 @@ final class SparseOptions {
         public String[] describe() {
           return new String[] {"block_size", Integer.toString(blockSize), "threshold",
               Double.toString(threshold)};
+        }
+
+        @Override
+        public boolean causal() {
+          return false;
         }
       };
     }

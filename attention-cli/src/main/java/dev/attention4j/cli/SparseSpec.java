@@ -32,6 +32,9 @@ interface SparseSpec {
   /** The kernel's parameters, for tables and JSON: name/value pairs. */
   String[] describe();
 
+  /** Whether the kernel masks keys after the query (the JSON {@code causal} key). */
+  boolean causal();
+
   /** Sparse kernels run on the SIMD engine only. */
   static void requireSimd(String kernel) {
     if (!SimdKernels.inUse()) {

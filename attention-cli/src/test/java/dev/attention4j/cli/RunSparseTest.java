@@ -203,11 +203,14 @@ class RunSparseTest {
         "--topk", "2", "--heads", "2", "--kv-heads", "1", "--dim", "16", "--reps", "2",
         "--warmup", "0", "--json"));
     assertEquals("moba", m.get("kernel"));
+    assertEquals(true, m.get("causal"), "MoBA is causal");
+    assertEquals(false, n.get("causal"));
     assertTrue((Double) m.get("pairs") < 2.0 * 256 * 257 / 2, m.toString());
     Map<String, Object> b = json(run("bench", "nabla", "--seq", "256", "--block-size", "32",
         "--threshold", "0.9", "--heads", "2", "--dim", "16", "--reps", "2", "--warmup", "0",
         "--json"));
     assertEquals("nabla", b.get("kernel"));
+    assertEquals(false, b.get("causal"));
     CliFixtures.Run t = run("bench", "neighborhood", "--grid", "8,8", "--kernel-size", "3",
         "--heads", "1", "--dim", "8", "--reps", "1", "--warmup", "0");
     assertEquals(0, t.code(), t.err());
