@@ -328,6 +328,8 @@ final class ChunkedHead {
       float m = Float.NEGATIVE_INFINITY;
       for (int j = 0; j < n; j++) {
         float x = scale * Vec.dot(hq, r * d, hk, (first - lo + j) * d, d);
+        // a non-finite query or key makes the row NaN (a -inf logit would drop the key)
+        x = Float.isFinite(x) ? x : Float.NaN;
         logits[j] = x;
         m = x > m ? x : m;
       }

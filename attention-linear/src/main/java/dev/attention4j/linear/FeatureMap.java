@@ -148,12 +148,20 @@ public final class FeatureMap {
 
   /**
    * {@code phi} of one vector in float64: {@code out[o0 .. o0 + featureDim)} from
-   * {@code x[x0 .. x0 + d)}.
+   * {@code x[x0 .. x0 + d)}. A vector with a NaN or Inf entry gives NaN features (so a query or
+   * key holding one makes the rows that see it NaN, as SEMANTICS.md asks, even where a map such
+   * as {@code elu1} would turn {@code -inf} into a finite 0).
    *
    * @param query whether {@code x} is a query (selects {@code wq}) or a key ({@code wk})
    * @param head the query head (for queries) or KV head (for keys)
    */
   public void apply(boolean query, int head, double[] x, int x0, int d, double[] out, int o0) {
+    for (int e = 0; e < d; e++) {
+      if (!Double.isFinite(x[x0 + e])) {
+        java.util.Arrays.fill(out, o0, o0 + featureDim(d), Double.NaN);
+        return;
+      }
+    }
     switch (kind) {
       case IDENTITY -> System.arraycopy(x, x0, out, o0, d);
       case ELU1 -> {

@@ -23,7 +23,8 @@ final class Features {
   /**
    * Applies {@code map} to {@code rows} vectors of length {@code d} in {@code x}; writes
    * {@code rows x featureDim} into {@code out}. {@code u} is scratch of at least
-   * {@code rows * F} floats (Hedgehog only).
+   * {@code rows * F} floats (Hedgehog only). A row with a NaN or Inf entry gives NaN features
+   * ({@link FeatureMap#apply}).
    */
   static void apply(FeatureMap map, boolean query, int head, float[] x, int rows, int d,
       float[] out, float[] u) {
@@ -42,6 +43,28 @@ final class Features {
         }
       }
     }
+    int fd = map.featureDim(d);
+    for (int r = 0; r < rows; r++) {
+      if (!finite(x, r * d, d)) {
+        java.util.Arrays.fill(out, r * fd, (r + 1) * fd, Float.NaN);
+      }
+    }
+  }
+
+  /** True when {@code x[off .. off + n)} is all finite ({@code x * 0} is NaN otherwise). */
+  private static boolean finite(float[] x, int off, int n) {
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector acc = zero;
+    int bound = S.loopBound(n);
+    int e = 0;
+    for (; e < bound; e += S.length()) {
+      acc = FloatVector.fromArray(S, x, off + e).fma(zero, acc);
+    }
+    float tail = 0f;
+    for (; e < n; e++) {
+      tail += x[off + e] * 0f;
+    }
+    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
   }
 
   /** Feature dim of {@code map} for head dim {@code d}, and the scratch {@code u} it needs per row. */

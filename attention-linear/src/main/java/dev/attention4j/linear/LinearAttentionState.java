@@ -143,6 +143,7 @@ public final class LinearAttentionState {
       float den = Vec.dot(pq, 0, z, 0, fd);
       Vec.scale((float) (1 / (den + LinearOptions.EPS)), out, 0, dv);
     }
+    Rows.nanIfNotFinite(out, 0, dv);
   }
 
   /**
@@ -189,6 +190,7 @@ public final class LinearAttentionState {
       float den = Vec.dot(pq, 0, z, 0, fd);
       Vec.scale((float) (1 / (den + LinearOptions.EPS)), out, 0, dv);
     }
+    Rows.nanIfNotFinite(out, 0, dv);
   }
 
   /** Saves {@code S}, {@code z} and the length (with the configuration in the metadata). */

@@ -94,7 +94,8 @@ public final class ReferenceLinearAttention {
           for (int e = 0; e < d; e++) {
             dot += qx[t * d + e] * kx[j * d + e];
           }
-          logit[j - first] = scale * dot;
+          // a non-finite query or key makes the row NaN (a -inf logit would drop the key)
+          logit[j - first] = Double.isFinite(dot) ? scale * dot : Double.NaN;
           m = Math.max(m, logit[j - first]);
         }
         for (int j = first; j <= last; j++) {

@@ -62,8 +62,15 @@ final class Rows {
     }
   }
 
-  /** Writes {@code rows} rows of {@code src} (stride {@code dim}) to rows {@code row0..} of head (b, h). */
+  /**
+   * Writes {@code rows} rows of {@code src} (stride {@code dim}) to rows {@code row0..} of head
+   * (b, h). A row that is not all finite (it saw a NaN or Inf in a query, key or value) is
+   * written as NaN in every column (SEMANTICS.md).
+   */
   static void store(float[] src, Tensor t, int b, int h, int row0, int rows, int dim) {
+    for (int r = 0; r < rows; r++) {
+      nanIfNotFinite(src, r * dim, dim);
+    }
     long base = t.offset() + b * t.stride(0) + h * t.stride(1);
     long rs = t.stride(2);
     long cs = t.stride(3);
@@ -89,8 +96,22 @@ final class Rows {
     long cs = t.stride(3);
     for (int r = 0; r < rows; r++) {
       long at = base + (row0 + r) * rs;
+      boolean finite = true;
       for (int e = 0; e < dim; e++) {
-        t.setAt(at + e * cs, src[r * dim + e]);
+        finite &= Double.isFinite(src[r * dim + e]);
+      }
+      for (int e = 0; e < dim; e++) {
+        t.setAt(at + e * cs, finite ? src[r * dim + e] : Double.NaN);
+      }
+    }
+  }
+
+  /** Sets {@code a[off .. off + n)} to NaN unless all of it is finite. */
+  static void nanIfNotFinite(float[] a, int off, int n) {
+    for (int e = 0; e < n; e++) {
+      if (!Float.isFinite(a[off + e])) {
+        java.util.Arrays.fill(a, off, off + n, Float.NaN);
+        return;
       }
     }
   }
