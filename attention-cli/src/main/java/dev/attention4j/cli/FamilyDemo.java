@@ -14,6 +14,25 @@ interface FamilyDemo {
   List<Row> run(int threads) throws Exception;
 
   /**
+   * Median time in ms of {@code reps} calls, after an untimed warm-up of at least 2 calls and at
+   * least {@code warmupNanos} (the JIT compiles the tile loops during it).
+   */
+  static double medianMs(Runnable call, int reps, long warmupNanos) {
+    long warm = System.nanoTime();
+    for (int c = 0; c < 2 || System.nanoTime() - warm < warmupNanos; c++) {
+      call.run();
+    }
+    double[] ms = new double[reps];
+    for (int r = 0; r < reps; r++) {
+      long t0 = System.nanoTime();
+      call.run();
+      ms[r] = (System.nanoTime() - t0) / 1e6;
+    }
+    java.util.Arrays.sort(ms);
+    return ms[reps / 2];
+  }
+
+  /**
    * One demo result.
    *
    * @param caseName the workload

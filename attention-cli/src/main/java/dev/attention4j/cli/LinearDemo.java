@@ -9,7 +9,6 @@ import dev.attention4j.linear.LinearAttention;
 import dev.attention4j.linear.LinearOptions;
 import dev.attention4j.linear.ReferenceLinearAttention;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
@@ -40,7 +39,8 @@ final class LinearDemo implements FamilyDemo {
     try (KernelRunner dense = KernelRunner.fastDense(threads)) {
       Tensor o = Tensor.zeros(DType.F32, 1, HQ, S, D);
       AttentionOptions causal = AttentionOptions.builder().causal(true).build();
-      denseMs = time(() -> dense.forward(q, k, v, o, null, causal), 3);
+      denseMs = FamilyDemo.medianMs(() -> dense.forward(q, k, v, o, null, causal), 3,
+          WARMUP_NANOS);
     }
     List<Row> rows = new ArrayList<>();
     FeatureMap hedgehog = FeatureMap.hedgehog(LinearBenchCommand.randomWeights(
@@ -50,7 +50,8 @@ final class LinearDemo implements FamilyDemo {
       Tensor out = Tensor.zeros(DType.F32, 1, HQ, S, D);
       double ms;
       try (ForkJoinPool pool = new ForkJoinPool(threads)) {
-        ms = time(() -> LinearAttention.forward(q, k, v, out, o, pool), 5);
+        ms = FamilyDemo.medianMs(() -> LinearAttention.forward(q, k, v, out, o, pool), 5,
+            WARMUP_NANOS);
       }
       Tensor qTail = q.slice(2, S - CHECK_ROWS, S);
       Tensor ref = Tensor.zeros(DType.F64, 1, HQ, CHECK_ROWS, D);
@@ -66,21 +67,5 @@ final class LinearDemo implements FamilyDemo {
           + " chunked", ms, denseMs, m.maxAbs(), m.cosine(), m.relativeL1(), ok));
     }
     return rows;
-  }
-
-  /** Median of {@code reps} timed calls after a short warm-up. */
-  private static double time(Runnable call, int reps) {
-    long warm = System.nanoTime();
-    for (int calls = 0; calls < 2 || System.nanoTime() - warm < WARMUP_NANOS; calls++) {
-      call.run();
-    }
-    double[] ms = new double[reps];
-    for (int r = 0; r < reps; r++) {
-      long t0 = System.nanoTime();
-      call.run();
-      ms[r] = (System.nanoTime() - t0) / 1e6;
-    }
-    Arrays.sort(ms);
-    return ms[reps / 2];
   }
 }

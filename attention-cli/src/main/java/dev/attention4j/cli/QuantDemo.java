@@ -9,7 +9,6 @@ import dev.attention4j.quant.SageAttention;
 import dev.attention4j.quant.SageVariant;
 import dev.attention4j.simd.SimdAttention;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
@@ -25,6 +24,7 @@ final class QuantDemo implements FamilyDemo {
   static final long SEED = 7L;
   static final int S = 512;
   static final int D = 128;
+  private static final long WARMUP_NANOS = 500_000_000L;
 
   @Override
   public List<Row> run(int threads) throws Exception {
@@ -45,13 +45,14 @@ final class QuantDemo implements FamilyDemo {
     ForkJoinPool pool = new ForkJoinPool(threads);
     try {
       SimdAttention dense = new SimdAttention(pool);
-      double denseMs = time(() -> dense.forward(q, k, v, o), 3);
+      double denseMs = FamilyDemo.medianMs(() -> dense.forward(q, k, v, o), 3, WARMUP_NANOS);
       String caseName = "B1 Hq4 Hkv2 S" + S + " D" + D + " K-bias 8";
       List<Row> rows = new ArrayList<>();
       for (SageVariant variant : SageVariant.values()) {
         SageAttention sage = SageAttention.builder(variant).pool(pool).build();
         AttentionResult[] r = new AttentionResult[1];
-        double ms = time(() -> r[0] = sage.forward(q, k, v, o), sage.usesEngine() ? 3 : 1);
+        double ms = FamilyDemo.medianMs(() -> r[0] = sage.forward(q, k, v, o),
+            sage.usesEngine() ? 3 : 1, sage.usesEngine() ? WARMUP_NANOS : 0);
         ErrorMetrics e = ErrorMetrics.compare(r[0].out(), oracle);
         double[] th = SageBenchCommand.thresholds(variant);
         boolean ok = e.cosine() >= th[0] && e.relativeL1() <= th[1];
@@ -62,16 +63,5 @@ final class QuantDemo implements FamilyDemo {
     } finally {
       pool.shutdownNow();
     }
-  }
-
-  private static double time(Runnable r, int reps) {
-    double[] ms = new double[reps];
-    for (int i = 0; i < reps; i++) {
-      long t0 = System.nanoTime();
-      r.run();
-      ms[i] = (System.nanoTime() - t0) / 1e6;
-    }
-    Arrays.sort(ms);
-    return ms[reps / 2];
   }
 }

@@ -15,7 +15,6 @@ import dev.attention4j.sparse.Neighborhood;
 import dev.attention4j.sparse.NeighborhoodAttention;
 import dev.attention4j.simd.SimdAttention;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
@@ -51,8 +50,10 @@ final class SparseDemo implements FamilyDemo {
     AttentionOptions causal = plain.toBuilder().causal(true).build();
     try (ForkJoinPool pool = new ForkJoinPool(threads)) {
       SimdAttention simd = new SimdAttention(pool);
-      double full = time(() -> simd.forward(q, k, v, out(), null, plain));
-      double causalMs = time(() -> simd.forward(q, k, v, out(), null, causal));
+      double full = FamilyDemo.medianMs(() -> simd.forward(q, k, v, out(), null, plain), 5,
+          WARMUP_NANOS);
+      double causalMs = FamilyDemo.medianMs(() -> simd.forward(q, k, v, out(), null, causal), 5,
+          WARMUP_NANOS);
 
       NeighborhoodAttention na = new NeighborhoodAttention(Neighborhood.of(new int[] {32, 32},
           7, 7), simd);
@@ -98,7 +99,8 @@ final class SparseDemo implements FamilyDemo {
       Tensor q, Tensor k, Tensor v, AttentionOptions options, double denseMs) {
     Tensor o = out();
     Tensor l = Tensor.zeros(DType.F32, 1, HQ, S);
-    double ms = time(() -> kernel.forward(q, k, v, o, l, options));
+    double ms = FamilyDemo.medianMs(() -> kernel.forward(q, k, v, o, l, options), 5,
+        WARMUP_NANOS);
     double maxAbs = 0;
     double worstCos = 1;
     double worstL1 = 0;
@@ -120,21 +122,5 @@ final class SparseDemo implements FamilyDemo {
       }
     }
     return new Row(name, family, kernel.name(), ms, denseMs, maxAbs, worstCos, worstL1, ok);
-  }
-
-  /** Median of 5 timed calls after a short warm-up. */
-  private static double time(Runnable call) {
-    long warm = System.nanoTime();
-    for (int c = 0; c < 2 || System.nanoTime() - warm < WARMUP_NANOS; c++) {
-      call.run();
-    }
-    double[] ms = new double[5];
-    for (int r = 0; r < ms.length; r++) {
-      long t0 = System.nanoTime();
-      call.run();
-      ms[r] = (System.nanoTime() - t0) / 1e6;
-    }
-    Arrays.sort(ms);
-    return ms[ms.length / 2];
   }
 }
