@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -42,6 +45,53 @@ class KernelsTest {
         System.setProperty(Kernels.PROPERTY, old);
       }
     }
+  }
+
+  @Test
+  void fallbackWarningNamesWhatIsMissing() {
+    KernelProvider fake = new KernelProvider() {
+      @Override
+      public String name() {
+        return "fake";
+      }
+
+      @Override
+      public AttentionKernel dense() {
+        return ScalarAttention.INSTANCE;
+      }
+    };
+    ServiceLoader.Provider<KernelProvider> found = new ServiceLoader.Provider<>() {
+      @Override
+      public Class<? extends KernelProvider> type() {
+        return fake.getClass();
+      }
+
+      @Override
+      public KernelProvider get() {
+        return fake;
+      }
+    };
+    List<String> warnings = new ArrayList<>();
+    // attention-simd absent: the flag would not help, the warning names the module
+    assertEquals("scalar", Kernels.choose("", true, null, warnings).name());
+    assertEquals(1, warnings.size());
+    assertTrue(warnings.get(0).startsWith("no SIMD kernel provider found: put attention-simd"),
+        warnings.get(0));
+    // attention-simd present, Vector API not readable: the warning names the flag
+    assertEquals("scalar", Kernels.choose("", false, found, warnings).name());
+    assertEquals(2, warnings.size());
+    assertTrue(warnings.get(1).contains("--add-modules jdk.incubator.vector"), warnings.get(1));
+    // both present: the provider, without a warning
+    assertEquals("fake", Kernels.choose("", true, found, warnings).name());
+    assertEquals("fake", Kernels.choose(" simd ", true, found, warnings).name());
+    assertEquals(2, warnings.size());
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Kernels.choose("simd", true, null, warnings));
+    assertTrue(e.getMessage().contains("attention-simd"), e.getMessage());
+    e = assertThrows(IllegalStateException.class,
+        () -> Kernels.choose("simd", false, found, warnings));
+    assertTrue(e.getMessage().contains("--add-modules jdk.incubator.vector"), e.getMessage());
+    assertEquals(2, warnings.size());
   }
 
   @Test
