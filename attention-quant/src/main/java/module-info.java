@@ -5,7 +5,7 @@
  */
 module dev.attention4j.quant {
   requires transitive dev.attention4j.core;
-  requires dev.attention4j.simd;
+  requires transitive dev.attention4j.simd;
   requires jdk.incubator.vector;
 
   exports dev.attention4j.quant;
