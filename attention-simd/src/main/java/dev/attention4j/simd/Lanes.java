@@ -27,8 +27,16 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
   /** The int species of the same width as {@link #species()}. */
   abstract VectorSpecies<Integer> ints();
 
-  /** The width for {@code bits} (128, 256 or 512), or the preferred one for 0. */
+  /**
+   * The width for {@code bits} (128, 256 or 512), or the preferred one for 0.
+   *
+   * @throws IllegalStateException naming {@code --add-modules jdk.incubator.vector} when the
+   *     Vector API is not in the JVM (class path without the flag), instead of a
+   *     {@link NoClassDefFoundError} from the first vector class
+   */
   static Lanes of(int bits) {
+    requireVectorApi(Lanes.class.getModule().isNamed()
+        || ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
     int b = bits == 0 ? FloatVector.SPECIES_PREFERRED.vectorBitSize() : bits;
     return switch (b) {
       case 128 -> new W128();
@@ -38,6 +46,15 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
           + " bits is not supported: use 128, 256 or 512 (or 0 for the preferred width "
           + FloatVector.SPECIES_PREFERRED.vectorBitSize() + ")");
     };
+  }
+
+  /** Throws the exception of {@link #of} when {@code readable} is false. */
+  static void requireVectorApi(boolean readable) {
+    if (!readable) {
+      throw new IllegalStateException("Java Vector API is not readable: add --add-modules"
+          + " jdk.incubator.vector to the java command line (or to Surefire's argLine) to use the"
+          + " SIMD kernels of attention4j");
+    }
   }
 
   static final class W128 extends Lanes {

@@ -26,6 +26,18 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The SIMD kernel against the float64 reference, with the tolerance of SEMANTICS.md. */
 class SimdAttentionTest {
 
+  @Test
+  void missingVectorApiIsNamedInsteadOfNoClassDefFoundError() {
+    Lanes.requireVectorApi(true);
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Lanes.requireVectorApi(false));
+    assertTrue(e.getMessage().contains("--add-modules jdk.incubator.vector"), e.getMessage());
+    IllegalArgumentException w = assertThrows(IllegalArgumentException.class,
+        () -> SimdAttention.withBits(300));
+    assertTrue(w.getMessage().startsWith("vector width 300 bits is not supported"),
+        w.getMessage());
+  }
+
   static final AttentionKernel KERNEL = new SimdAttention();
 
   static final int[] LENGTHS = {1, 2, 7, 63, 64, 65, 127, 257};
