@@ -154,8 +154,9 @@ public final class PageTable {
 
   private void checkSeq(int seq) {
     if (seq < 0 || seq >= lengths.size()) {
-      throw new IllegalArgumentException("sequence " + seq + " does not exist (0.."
-          + (lengths.size() - 1) + ")");
+      throw new IllegalArgumentException("sequence " + seq + " does not exist ("
+          + (lengths.isEmpty() ? "no sequence yet: newSequence() makes one"
+              : "ids 0.." + (lengths.size() - 1)) + ")");
     }
   }
 }

@@ -75,6 +75,20 @@ class PagedKvCacheTest {
   }
 
   @Test
+  void unknownSequenceIsNamedWithTheValidIds() {
+    PagedKvCache cache = new PagedKvCache(1, 2, 2, 2, 3, DType.F32);
+    Tensor kv = Tensor.zeros(DType.F32, 1, 1, 2);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> cache.append(0, kv, kv));
+    assertEquals("sequence 0 does not exist (no sequence yet: newSequence() makes one)",
+        e.getMessage());
+    cache.newSequence();
+    cache.newSequence();
+    e = assertThrows(IllegalArgumentException.class, () -> cache.append(5, kv, kv));
+    assertEquals("sequence 5 does not exist (ids 0..1)", e.getMessage());
+  }
+
+  @Test
   void appendCopiesEveryDtypeAndStrideExactly() {
     SplittableRandom rnd = new SplittableRandom(33);
     int hkv = 3;
