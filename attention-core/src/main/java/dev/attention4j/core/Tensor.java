@@ -39,20 +39,29 @@ public final class Tensor {
 
   // ---- factories
 
-  /** A contiguous (C order) float32 tensor over {@code data}, which is not copied. */
+  /**
+   * A contiguous (C order) float32 tensor over {@code data}, which is not copied. The tensor views
+   * the first {@code prod(shape)} elements: a shorter array is rejected, a longer one is not (so a
+   * wrong shape is not caught when it needs fewer elements than the array holds).
+   */
   public static Tensor of(float[] data, int... shape) {
     return new Tensor(DType.F32, Objects.requireNonNull(data, "data"), shape.clone(),
         contiguousStrides(shape), 0);
   }
 
-  /** A contiguous (C order) float64 tensor over {@code data}, which is not copied. */
+  /**
+   * A contiguous (C order) float64 tensor over {@code data}, which is not copied. The tensor views
+   * the first {@code prod(shape)} elements: a shorter array is rejected, a longer one is not (so a
+   * wrong shape is not caught when it needs fewer elements than the array holds).
+   */
   public static Tensor of(double[] data, int... shape) {
     return new Tensor(DType.F64, Objects.requireNonNull(data, "data"), shape.clone(),
         contiguousStrides(shape), 0);
   }
 
   /**
-   * A contiguous tensor of 16-bit values over {@code bits}, which is not copied.
+   * A contiguous tensor of 16-bit values over {@code bits}, which is not copied. As for
+   * {@link #of(float[], int...)}, the tensor views the first {@code prod(shape)} elements.
    *
    * @param dtype {@link DType#F16} or {@link DType#BF16}
    */
