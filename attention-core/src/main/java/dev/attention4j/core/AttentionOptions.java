@@ -55,6 +55,7 @@ public final class AttentionOptions {
     return DEFAULTS;
   }
 
+  /** A builder starting from {@link #defaults()}. */
   public static Builder builder() {
     return new Builder();
   }
@@ -96,10 +97,12 @@ public final class AttentionOptions {
     return !Double.isNaN(scale);
   }
 
+  /** Whether the causal mask is on. */
   public boolean causal() {
     return causal;
   }
 
+  /** The alignment of the causal mask, the window and ALiBi ({@code BOTTOM_RIGHT} by default). */
   public Alignment alignment() {
     return alignment;
   }
@@ -129,6 +132,7 @@ public final class AttentionOptions {
     return alibiSlopes == null ? 0.0 : alibiSlopes[h];
   }
 
+  /** True when ALiBi slopes are set. */
   public boolean hasAlibi() {
     return alibiSlopes != null;
   }
@@ -148,6 +152,7 @@ public final class AttentionOptions {
     return documentIds == null ? null : deepCopy(documentIds);
   }
 
+  /** The score modifier, or null. */
   public ScoreMod scoreMod() {
     return scoreMod;
   }
@@ -157,6 +162,7 @@ public final class AttentionOptions {
     return userMask;
   }
 
+  /** Whether the allocating forward also returns the LSE (default true). */
   public boolean returnLse() {
     return returnLse;
   }
@@ -275,11 +281,13 @@ public final class AttentionOptions {
       return this;
     }
 
+    /** The causal mask: key {@code j} visible iff {@code j <= i + off} (see {@link #alignment}). */
     public Builder causal(boolean causal) {
       this.causal = causal;
       return this;
     }
 
+    /** Where the causal mask, the window and ALiBi put the diagonal; not null. */
     public Builder alignment(Alignment alignment) {
       if (alignment == null) {
         throw new IllegalArgumentException("alignment must not be null");
@@ -348,6 +356,7 @@ public final class AttentionOptions {
       return this;
     }
 
+    /** A FlexAttention-style score modifier, or null for none. */
     public Builder scoreMod(ScoreMod scoreMod) {
       this.scoreMod = scoreMod;
       return this;
@@ -371,11 +380,13 @@ public final class AttentionOptions {
       return this;
     }
 
+    /** Whether the allocating forward returns the LSE (default true). */
     public Builder returnLse(boolean returnLse) {
       this.returnLse = returnLse;
       return this;
     }
 
+    /** The options; shape-dependent checks happen when a kernel is called. */
     public AttentionOptions build() {
       return new AttentionOptions(this);
     }

@@ -8,5 +8,14 @@ package dev.attention4j.core;
  */
 @FunctionalInterface
 public interface MaskMod {
+  /**
+   * Whether the pair is visible.
+   *
+   * @param b batch index
+   * @param h query head index
+   * @param i query position
+   * @param j key position
+   * @return true when query {@code i} may see key {@code j}
+   */
   boolean allows(int b, int h, int i, int j);
 }

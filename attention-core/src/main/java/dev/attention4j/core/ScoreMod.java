@@ -8,5 +8,15 @@ package dev.attention4j.core;
  */
 @FunctionalInterface
 public interface ScoreMod {
+  /**
+   * The new logit of one pair.
+   *
+   * @param score the logit after scale and softcap
+   * @param b batch index
+   * @param h query head index
+   * @param i query position
+   * @param j key position
+   * @return the modified logit; {@code Double.NEGATIVE_INFINITY} masks the pair
+   */
   double apply(double score, int b, int h, int i, int j);
 }

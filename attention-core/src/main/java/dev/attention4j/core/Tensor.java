@@ -181,28 +181,34 @@ public final class Tensor {
 
   // ---- geometry
 
+  /** The element type. */
   public DType dtype() {
     return dtype;
   }
 
+  /** The number of axes. */
   public int rank() {
     return shape.length;
   }
 
+  /** The length of axis {@code axis}. */
   public int dim(int axis) {
     checkAxis(axis);
     return shape[axis];
   }
 
+  /** The shape, one length per axis (a copy). */
   public int[] shape() {
     return shape.clone();
   }
 
+  /** The stride of axis {@code axis}, in elements of the backing array. */
   public long stride(int axis) {
     checkAxis(axis);
     return strides[axis];
   }
 
+  /** The strides, in elements of the backing array (a copy). */
   public long[] strides() {
     return strides.clone();
   }
@@ -306,14 +312,17 @@ public final class Tensor {
     }
   }
 
+  /** The element at {@code index} (one index per axis), as a double. */
   public double getDouble(int... index) {
     return getDoubleAt(storageIndex(index));
   }
 
+  /** The element at {@code index} (one index per axis), as a float. */
   public float getFloat(int... index) {
     return getFloatAt(storageIndex(index));
   }
 
+  /** Writes {@code value}, rounded to the dtype, at {@code index} (one index per axis). */
   public void set(double value, int... index) {
     setAt(storageIndex(index), value);
   }

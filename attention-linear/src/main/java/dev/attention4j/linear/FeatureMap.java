@@ -76,22 +76,27 @@ public final class FeatureMap {
     this.weights = weights;
   }
 
+  /** {@code phi(x) = x}; only for unnormalised attention (weights can be negative). */
   public static FeatureMap identity() {
     return IDENTITY;
   }
 
+  /** {@code phi(x) = elu(x) + 1}: {@code x + 1} for {@code x > 0}, else {@code e^x}. */
   public static FeatureMap elu1() {
     return ELU1;
   }
 
+  /** {@code phi(x) = max(x, 0)}. */
   public static FeatureMap relu() {
     return RELU;
   }
 
+  /** Hedgehog: {@code max(concat(softmax(x W), softmax(-x W)), 1e-12)}, feature dim {@code 2F}. */
   public static FeatureMap hedgehog(FeatureWeights weights) {
     return new FeatureMap(Kind.HEDGEHOG, Objects.requireNonNull(weights, "weights"));
   }
 
+  /** Hedgehog with unnormalised exponentials: {@code exp(u - max u)}, {@code exp(-u + min u)}, {@code u = x W}. */
   public static FeatureMap hedgehogExp(FeatureWeights weights) {
     return new FeatureMap(Kind.HEDGEHOG_EXP, Objects.requireNonNull(weights, "weights"));
   }

@@ -50,10 +50,12 @@ public final class LinearOptions {
     this.chunkSize = b.chunkSize;
   }
 
+  /** A builder for {@code featureMap}: non-causal, normalised, no decay, chunk 64. */
   public static Builder builder(FeatureMap featureMap) {
     return new Builder(featureMap);
   }
 
+  /** A builder starting from these options. */
   public Builder toBuilder() {
     return toBuilder(featureMap);
   }
@@ -144,11 +146,13 @@ public final class LinearOptions {
       this.featureMap = Objects.requireNonNull(featureMap, "featureMap");
     }
 
+    /** Causal: query {@code t} sees keys {@code s <= t + Sk - Sq}. */
     public Builder causal(boolean causal) {
       this.causal = causal;
       return this;
     }
 
+    /** Divide by the sum of the weights (default true); false is needed for decay and identity. */
     public Builder normalize(boolean normalize) {
       this.normalize = normalize;
       return this;
@@ -173,6 +177,7 @@ public final class LinearOptions {
       return this;
     }
 
+    /** Keys per chunk of the causal kernel ({@code >= 1}, default 64); a tuning knob. */
     public Builder chunkSize(int chunkSize) {
       this.chunkSize = chunkSize;
       return this;

@@ -242,11 +242,13 @@ public final class SageAttention implements AttentionKernel {
       this.variant = Objects.requireNonNull(variant, "variant");
     }
 
+    /** {@link Impl#FAST} (default, the dense engine) or {@link Impl#REFERENCE} (float64 sums). */
     public Builder impl(Impl impl) {
       this.impl = Objects.requireNonNull(impl, "impl");
       return this;
     }
 
+    /** How the P V partial sums are rounded ({@link Accumulation#FLOAT32} by default). */
     public Builder accumulation(Accumulation accumulation) {
       this.accumulation = Objects.requireNonNull(accumulation, "accumulation");
       return this;
@@ -270,6 +272,7 @@ public final class SageAttention implements AttentionKernel {
       return this;
     }
 
+    /** The kernel. */
     public SageAttention build() {
       return new SageAttention(this);
     }

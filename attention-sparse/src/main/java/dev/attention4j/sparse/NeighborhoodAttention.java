@@ -46,12 +46,14 @@ public final class NeighborhoodAttention implements AttentionKernel {
     this(nb, new SimdAttention());
   }
 
+  /** On the vector width and pool of {@code simd}. */
   public NeighborhoodAttention(Neighborhood nb, SimdAttention simd) {
     this.nb = Objects.requireNonNull(nb, "nb");
     this.mask = nb.mask();
     this.simd = Objects.requireNonNull(simd, "simd");
   }
 
+  /** The neighborhood this kernel computes. */
   public Neighborhood neighborhood() {
     return nb;
   }
