@@ -31,6 +31,12 @@ public final class ReferenceAttention implements AttentionKernel {
     return "reference";
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "ReferenceAttention";
+  }
+
   /** Computes into new float64 tensors. */
   @Override
   public AttentionResult forward(Tensor q, Tensor k, Tensor v, AttentionOptions options) {

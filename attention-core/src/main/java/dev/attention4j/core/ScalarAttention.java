@@ -25,6 +25,12 @@ public final class ScalarAttention implements AttentionKernel {
     return "scalar";
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "ScalarAttention";
+  }
+
   @Override
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {

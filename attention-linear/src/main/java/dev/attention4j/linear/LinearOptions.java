@@ -71,18 +71,22 @@ public final class LinearOptions {
     return b;
   }
 
+  /** The feature map phi. */
   public FeatureMap featureMap() {
     return featureMap;
   }
 
+  /** Whether the kernel is causal (bottom-right). */
   public boolean causal() {
     return causal;
   }
 
+  /** Whether the output is divided by the sum of the weights. */
   public boolean normalize() {
     return normalize;
   }
 
+  /** True when decay slopes are set. */
   public boolean hasDecay() {
     return decaySlopes != null;
   }
@@ -97,6 +101,7 @@ public final class LinearOptions {
     return hybridWindow;
   }
 
+  /** True for the LoLCATs hybrid (a window {@code W >= 1}). */
   public boolean isHybrid() {
     return hybridWindow > 0;
   }
@@ -111,8 +116,21 @@ public final class LinearOptions {
     return scale == null ? 1 / Math.sqrt(d) : scale;
   }
 
+  /** Keys per chunk of the causal kernel. */
   public int chunkSize() {
     return chunkSize;
+  }
+
+  /**
+   * The options in one line, for example {@code LinearOptions[map=elu1, causal=true,
+   * normalize=true, decay=null, hybridWindow=0, mix=null, scale=1/sqrt(D), chunk=64]}.
+   */
+  @Override
+  public String toString() {
+    return "LinearOptions[map=" + featureMap + ", causal=" + causal + ", normalize=" + normalize
+        + ", decay=" + java.util.Arrays.toString(decaySlopes) + ", hybridWindow=" + hybridWindow
+        + ", mix=" + java.util.Arrays.toString(mix) + ", scale="
+        + (scale == null ? "1/sqrt(D)" : scale) + ", chunk=" + chunkSize + "]";
   }
 
   /**

@@ -105,6 +105,13 @@ public final class SageAttention implements AttentionKernel {
         + (identity ? "-identity" : "");
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "SageAttention[" + name() + ", impl=" + impl + ", accumulation=" + accumulation
+        + ", smoothV=" + smoothV + "]";
+  }
+
   @Override
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {

@@ -74,6 +74,12 @@ public final class SimdAttention implements AttentionKernel {
     return "simd-" + vectorBits();
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "SimdAttention[" + name() + "]";
+  }
+
   /**
    * {@inheritDoc}
    *

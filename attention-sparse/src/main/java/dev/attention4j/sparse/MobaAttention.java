@@ -76,6 +76,12 @@ public final class MobaAttention implements AttentionKernel {
     return "moba-simd-" + simd.vectorBits();
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "MobaAttention[blockSize=" + blockSize() + ", topk=" + topk() + ", " + name() + "]";
+  }
+
   /**
    * {@inheritDoc}
    *

@@ -77,6 +77,13 @@ public final class NablaAttention implements AttentionKernel {
     return "nabla-simd-" + simd.vectorBits();
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "NablaAttention[blockSize=" + blockSize + ", threshold=" + threshold + ", window="
+        + java.util.Arrays.toString(window) + ", " + name() + "]";
+  }
+
   @Override
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {

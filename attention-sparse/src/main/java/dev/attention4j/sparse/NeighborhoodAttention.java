@@ -68,6 +68,12 @@ public final class NeighborhoodAttention implements AttentionKernel {
     return "neighborhood-simd-" + simd.vectorBits();
   }
 
+  /** The kernel and its parameters, for logs. */
+  @Override
+  public String toString() {
+    return "NeighborhoodAttention[" + nb + ", " + name() + "]";
+  }
+
   /**
    * {@inheritDoc}
    *
