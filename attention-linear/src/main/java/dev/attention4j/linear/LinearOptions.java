@@ -249,7 +249,8 @@ public final class LinearOptions {
           }
         }
       } else if (mix != null) {
-        throw new IllegalArgumentException("a mixing factor needs a hybrid window >= 1");
+        throw new IllegalArgumentException("a mixing factor needs a hybrid window >= 1, got "
+            + hybridWindow);
       }
       return new LinearOptions(this);
     }

@@ -1,10 +1,12 @@
 package dev.attention4j.linear;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** What the options print, for logs. */
+/** What the options print, for logs, and what they reject. */
 class LinearOptionsTest {
 
   @Test
@@ -20,5 +22,12 @@ class LinearOptionsTest {
         + " mix=[0.5], scale=0.125, chunk=64]",
         LinearOptions.builder(FeatureMap.relu()).causal(true).hybrid(8, 0.5).scale(0.125).build()
             .toString());
+  }
+
+  @Test
+  void aMixingFactorWithoutAWindowNamesTheWindow() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> LinearOptions.builder(FeatureMap.elu1()).causal(true).hybrid(0, 0.5).build());
+    assertTrue(e.getMessage().contains("hybrid window >= 1, got 0"), e.getMessage());
   }
 }
