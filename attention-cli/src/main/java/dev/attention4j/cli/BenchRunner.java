@@ -80,18 +80,9 @@ final class BenchRunner {
           shape.qHeads(), shape.qLen());
       console.note("bench " + kernelName + ": " + kernel.name() + " on " + threads + " thread"
           + (threads == 1 ? "" : "s") + ", warming up (>= 3 calls, >= " + warmup + " s)");
-      long warmStart = System.nanoTime();
-      for (int calls = 0; calls < 3 || System.nanoTime() - warmStart < warmup * 1e9; calls++) {
-        kernel.forward(in.q, in.k, in.v, out, lse, options);
-      }
-      double[] ms = new double[reps];
-      for (int r = 0; r < reps; r++) {
-        long t0 = System.nanoTime();
-        kernel.forward(in.q, in.k, in.v, out, lse, options);
-        ms[r] = (System.nanoTime() - t0) / 1e6;
-      }
-      Arrays.sort(ms);
-      double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
+      double[] ms = Timings.sortedMs(() -> kernel.forward(in.q, in.k, in.v, out, lse, options),
+          3, warmup, reps);
+      double median = Timings.median(ms);
       long pairs = VisiblePairs.count(shape.batch(), shape.qHeads(), shape.qLen(), shape.kvLen(),
           options);
       double gflops = 2.0 * (shape.dim() + shape.dimV()) * pairs / (median / 1e3) / 1e9;

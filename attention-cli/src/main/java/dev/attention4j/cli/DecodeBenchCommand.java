@@ -5,7 +5,6 @@ import dev.attention4j.core.DType;
 import dev.attention4j.core.Kernels;
 import dev.attention4j.core.PagedKvCache;
 import dev.attention4j.core.Tensor;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ForkJoinPool;
@@ -123,7 +122,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
     AttentionOptions options = ob.build();
     String layout = page == null ? "contiguous" : "paged";
 
-    double[] ms = new double[reps];
+    double[] ms;
     String impl;
     long bytes;
     try (Step step = Step.create(batch, heads, hkv, kvSeq, dim, dv, dtype, quant, page, options,
@@ -134,18 +133,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
       console.note("bench decode: " + impl + " on " + threads + " thread"
           + (threads == 1 ? "" : "s") + ", " + layout + " " + (quant != null ? quant : dtype)
           + " cache of " + kvSeq + " tokens, warming up (>= 3 calls, >= " + warmup + " s)");
-      long warmStart = System.nanoTime();
-      for (int calls = 0; calls < 3 || System.nanoTime() - warmStart < warmup * 1e9; calls++) {
-        step.run();
-      }
-      for (int r = 0; r < reps; r++) {
-        long t0 = System.nanoTime();
-        step.run();
-        ms[r] = (System.nanoTime() - t0) / 1e6;
-      }
+      ms = Timings.sortedMs(step::run, 3, warmup, reps);
     }
-    Arrays.sort(ms);
-    double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
+    double median = Timings.median(ms);
     long pairs = (long) batch * heads * kvSeq;
     double gflops = 2.0 * (dim + dv) * pairs / (median / 1e3) / 1e9;
     double gbps = bytes / (median / 1e3) / 1e9;

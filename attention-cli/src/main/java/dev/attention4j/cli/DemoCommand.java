@@ -6,7 +6,6 @@ import dev.attention4j.core.DType;
 import dev.attention4j.core.Kernels;
 import dev.attention4j.core.Tensor;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -128,24 +127,15 @@ final class DemoCommand implements Callable<Integer> {
         try (KernelRunner kernel = con.factory().apply(n)) {
           Tensor o = Tensor.zeros(kernel.outputDType(), B, HQ, c.qLen(), D);
           Tensor l = Tensor.zeros(kernel.outputDType(), B, HQ, c.qLen());
-          long warm = System.nanoTime();
           long budget = c == cases.get(0) ? FIRST_WARMUP_NANOS : WARMUP_NANOS;
-          for (int calls = 0; calls < 2 || System.nanoTime() - warm < budget; calls++) {
-            kernel.forward(q, k, v, o, l, c.options());
-          }
-          double[] ms = new double[5];
-          for (int r = 0; r < ms.length; r++) {
-            long t0 = System.nanoTime();
-            kernel.forward(q, k, v, o, l, c.options());
-            ms[r] = (System.nanoTime() - t0) / 1e6;
-          }
-          Arrays.sort(ms);
+          double ms = FamilyDemo.medianMs(() -> kernel.forward(q, k, v, o, l, c.options()), 5,
+              budget);
           Accuracy acc = Accuracy.of(o, l, refO, refL);
           checks++;
           if (!acc.withinTolerance()) {
             failures++;
           }
-          emit(table, provider, c, con.family(), kernel.name(), ms[ms.length / 2], pairs, acc);
+          emit(table, provider, c, con.family(), kernel.name(), ms, pairs, acc);
         }
       }
     }

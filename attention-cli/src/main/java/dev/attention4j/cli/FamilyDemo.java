@@ -15,21 +15,10 @@ interface FamilyDemo {
 
   /**
    * Median time in ms of {@code reps} calls, after an untimed warm-up of at least 2 calls and at
-   * least {@code warmupNanos} (the JIT compiles the tile loops during it).
+   * least {@code warmupNanos} ({@link Timings}).
    */
   static double medianMs(Runnable call, int reps, long warmupNanos) {
-    long warm = System.nanoTime();
-    for (int c = 0; c < 2 || System.nanoTime() - warm < warmupNanos; c++) {
-      call.run();
-    }
-    double[] ms = new double[reps];
-    for (int r = 0; r < reps; r++) {
-      long t0 = System.nanoTime();
-      call.run();
-      ms[r] = (System.nanoTime() - t0) / 1e6;
-    }
-    java.util.Arrays.sort(ms);
-    return ms[reps / 2];
+    return Timings.median(Timings.sortedMs(call, 2, warmupNanos / 1e9, reps));
   }
 
   /**

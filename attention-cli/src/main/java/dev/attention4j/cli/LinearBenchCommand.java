@@ -8,7 +8,6 @@ import dev.attention4j.linear.FeatureWeights;
 import dev.attention4j.linear.LinearAttention;
 import dev.attention4j.linear.LinearOptions;
 import dev.attention4j.linear.ReferenceLinearAttention;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ForkJoinPool;
@@ -63,23 +62,17 @@ final class LinearBenchCommand implements Callable<Integer> {
     Tensor out = SoftmaxRunCommand.allocate("output", reference ? DType.F64 : DType.F32,
         shape.batch(), shape.qHeads(), shape.qLen(), shape.dimV());
     String impl = reference ? "reference" : "chunked-simd";
-    double[] ms = new double[reps];
-    long macs = 0;
+    double[] ms;
+    long macs;
     try (ForkJoinPool pool = new ForkJoinPool(threads)) {
       console.note("bench linear: " + impl + " on " + threads + " thread"
           + (threads == 1 ? "" : "s") + ", warming up (>= 3 calls, >= " + warmup + " s)");
-      long warmStart = System.nanoTime();
-      for (int calls = 0; calls < 3 || System.nanoTime() - warmStart < warmup * 1e9; calls++) {
-        macs = run(in, out, o, pool, reference);
-      }
-      for (int r = 0; r < reps; r++) {
-        long t0 = System.nanoTime();
-        run(in, out, o, pool, reference);
-        ms[r] = (System.nanoTime() - t0) / 1e6;
-      }
+      long[] counted = new long[1];
+      ms = Timings.sortedMs(() -> counted[0] = run(in, out, o, pool, reference), 3, warmup,
+          reps);
+      macs = counted[0];
     }
-    Arrays.sort(ms);
-    double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
+    double median = Timings.median(ms);
     long pairs = pairs(shape, o);
     double gflops = reference ? Double.NaN : 2.0 * macs / (median / 1e3) / 1e9;
     BenchRunner.Shape cs = shape.forCheck();

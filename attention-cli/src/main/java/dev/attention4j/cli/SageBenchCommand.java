@@ -7,7 +7,6 @@ import dev.attention4j.core.ReferenceAttention;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.quant.SageAttention;
 import dev.attention4j.quant.SageVariant;
-import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ForkJoinPool;
 import picocli.CommandLine.Command;
@@ -76,19 +75,8 @@ final class SageBenchCommand implements Callable<Integer> {
           + ", warming up (>= 3 calls, >= " + how.warmupSeconds() + " s)");
       Runnable call = () -> pool.submit(() -> kernel.forward(in.q(), in.k(), in.v(), out, lse,
           options)).join();
-      long warmStart = System.nanoTime();
-      for (int calls = 0; calls < 3 || System.nanoTime() - warmStart < how.warmupSeconds() * 1e9;
-          calls++) {
-        call.run();
-      }
-      double[] ms = new double[reps];
-      for (int r = 0; r < reps; r++) {
-        long t0 = System.nanoTime();
-        call.run();
-        ms[r] = (System.nanoTime() - t0) / 1e6;
-      }
-      Arrays.sort(ms);
-      double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
+      double[] ms = Timings.sortedMs(call, 3, how.warmupSeconds(), reps);
+      double median = Timings.median(ms);
       long pairs = VisiblePairs.count(shape.batch(), shape.qHeads(), shape.qLen(), shape.kvLen(),
           options);
       double gflops = 2.0 * (shape.dim() + shape.dimV()) * pairs / (median / 1e3) / 1e9;

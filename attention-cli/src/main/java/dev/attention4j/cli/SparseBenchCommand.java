@@ -7,7 +7,6 @@ import dev.attention4j.core.DType;
 import dev.attention4j.core.MaskMod;
 import dev.attention4j.core.ReferenceAttention;
 import dev.attention4j.core.Tensor;
-import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 
@@ -66,25 +65,17 @@ abstract class SparseBenchCommand implements Callable<Integer> {
         shape.qLen(), shape.dimV());
     Tensor lse = SoftmaxRunCommand.allocate("LSE", dt, shape.batch(), shape.qHeads(),
         shape.qLen());
-    double[] ms = new double[reps];
+    double[] ms;
     String implName;
     try (KernelRunner kernel = KernelRunner.fast(reference ? spec.reference() : spec.fast(),
         threads)) {
       implName = kernel.name();
       console.note("bench " + kernelName() + ": " + implName + " on " + threads + " thread"
           + (threads == 1 ? "" : "s") + ", warming up (>= 3 calls, >= " + warmup + " s)");
-      long warmStart = System.nanoTime();
-      for (int calls = 0; calls < 3 || System.nanoTime() - warmStart < warmup * 1e9; calls++) {
-        kernel.forward(in.q(), in.k(), in.v(), out, lse, options);
-      }
-      for (int r = 0; r < reps; r++) {
-        long t0 = System.nanoTime();
-        kernel.forward(in.q(), in.k(), in.v(), out, lse, options);
-        ms[r] = (System.nanoTime() - t0) / 1e6;
-      }
+      ms = Timings.sortedMs(() -> kernel.forward(in.q(), in.k(), in.v(), out, lse, options), 3,
+          warmup, reps);
     }
-    Arrays.sort(ms);
-    double median = reps % 2 == 1 ? ms[reps / 2] : (ms[reps / 2 - 1] + ms[reps / 2]) / 2;
+    double median = Timings.median(ms);
     long pairs = spec.pairs(in.q(), in.k(), options);
     double gflops = 2.0 * (shape.dim() + shape.dimV()) * pairs / (median / 1e3) / 1e9;
     double maxAbs = 0;

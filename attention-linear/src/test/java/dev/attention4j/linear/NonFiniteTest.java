@@ -62,14 +62,9 @@ class NonFiniteTest {
     Random rng = new Random(89);
     int s = 30;
     int d = 8;
-    float[] q = new float[s * d];
-    float[] k = new float[s * d];
-    float[] v = new float[s * d];
-    for (float[] x : new float[][] {q, k, v}) {
-      for (int i = 0; i < x.length; i++) {
-        x[i] = (float) rng.nextGaussian();
-      }
-    }
+    float[] q = gaussian(rng, s * d);
+    float[] k = gaussian(rng, s * d);
+    float[] v = gaussian(rng, s * d);
     int j = 11;
     for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
       for (boolean inKey : new boolean[] {true, false}) {
@@ -101,14 +96,9 @@ class NonFiniteTest {
     Random rng = new Random(90);
     int s = 30;
     int d = 8;
-    float[] q = new float[s * d];
-    float[] k = new float[s * d];
-    float[] v = new float[s * d];
-    for (float[] x : new float[][] {q, k, v}) {
-      for (int i = 0; i < x.length; i++) {
-        x[i] = (float) rng.nextGaussian();
-      }
-    }
+    float[] q = gaussian(rng, s * d);
+    float[] k = gaussian(rng, s * d);
+    float[] v = gaussian(rng, s * d);
     int j = 11;
     k[j * d + 2] = Float.NEGATIVE_INFINITY;
     LinearOptions o = LinearOptions.builder(FeatureMap.elu1()).causal(true).hybrid(4, 0.5)
@@ -126,5 +116,13 @@ class NonFiniteTest {
         assertEquals(i >= j, Double.isNaN(ref.getDouble(0, 0, i, e)), "reference row " + i);
       }
     }
+  }
+
+  static float[] gaussian(Random rng, int n) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) rng.nextGaussian();
+    }
+    return x;
   }
 }
