@@ -2,6 +2,7 @@ package dev.attention4j.linear;
 
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.Tensor;
+import dev.attention4j.simd.SimdAttention;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -64,6 +65,7 @@ public final class LinearAttention {
    */
   public static long forward(Tensor q, Tensor k, Tensor v, Tensor out, LinearOptions o,
       ForkJoinPool pool) {
+    SimdAttention.requireVectorApi();
     AttentionShape s = Rows.check(q, k, v, out, o);
     int heads = s.batch() * s.qHeads();
     if (pool == null || pool.getParallelism() == 1 || heads == 1) {

@@ -4,6 +4,7 @@ import dev.attention4j.core.Tensor;
 import dev.attention4j.core.io.Safetensors;
 import dev.attention4j.core.io.SafetensorsFile;
 import dev.attention4j.core.io.TensorFileException;
+import dev.attention4j.simd.SimdAttention;
 import dev.attention4j.simd.TileMatmul;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -75,6 +76,7 @@ public final class LinearAttentionState {
    */
   public static LinearAttentionState create(LinearOptions o, int qHead, int kvHead, int headDim,
       int valueDim) {
+    SimdAttention.requireVectorApi();
     if (!o.causal()) {
       throw new IllegalArgumentException("the recurrent state needs causal options");
     }

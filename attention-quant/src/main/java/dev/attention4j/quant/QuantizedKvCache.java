@@ -5,6 +5,7 @@ import dev.attention4j.core.PageTable;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.CodeKvSource;
 import dev.attention4j.simd.KvSource;
+import dev.attention4j.simd.SimdAttention;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -85,6 +86,7 @@ public final class QuantizedKvCache {
    */
   public QuantizedKvCache(int kvHeads, int headDim, int valueDim, int pageSize, int maxPages,
       Format format) {
+    SimdAttention.requireVectorApi();
     if (kvHeads < 1 || headDim < 1 || valueDim < 1) {
       throw new IllegalArgumentException("kvHeads " + kvHeads + ", headDim " + headDim
           + ", valueDim " + valueDim + " must all be >= 1");

@@ -1,6 +1,7 @@
 package dev.attention4j.quant;
 
 import dev.attention4j.core.Tensor;
+import dev.attention4j.simd.SimdAttention;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -141,7 +142,12 @@ public final class QuantizedTensor {
 
   // ---- quantize
 
-  /** Quantizes {@code t} (any dtype and strides) with the vectorized codecs. */
+  /**
+   * Quantizes {@code t} (any dtype and strides) with the vectorized codecs.
+   *
+   * @throws IllegalStateException naming {@code --add-modules jdk.incubator.vector} when the
+   *     Vector API is not in the JVM (the scalar codecs need no flag: {@code vectorized = false})
+   */
   public static QuantizedTensor quantize(Tensor t, QuantFormat format, int[] block) {
     return quantize(t, format, block, true);
   }
@@ -152,6 +158,9 @@ public final class QuantizedTensor {
    */
   public static QuantizedTensor quantize(Tensor t, QuantFormat format, int[] block,
       boolean vectorized) {
+    if (vectorized) {
+      SimdAttention.requireVectorApi();
+    }
     return build(t, format, block, null, null, vectorized);
   }
 
@@ -160,6 +169,7 @@ public final class QuantizedTensor {
    * tensor that {@code like} dequantizes to, the codes come back unchanged (idempotence).
    */
   public static QuantizedTensor quantizeWithScales(Tensor t, QuantizedTensor like) {
+    SimdAttention.requireVectorApi();
     return build(t, like.format, like.block, like.scales, like.scaleCodes, true);
   }
 

@@ -39,6 +39,16 @@ public final class SimdAttention implements AttentionKernel {
     this(Lanes.of(0), pool);
   }
 
+  /**
+   * Throws the {@link IllegalStateException} of {@link #SimdAttention()} (naming
+   * {@code --add-modules jdk.incubator.vector}) when the Vector API is not in this JVM; the
+   * family modules call it at their entry points, before any vector class loads.
+   */
+  public static void requireVectorApi() {
+    Lanes.requireVectorApi(SimdAttention.class.getModule().isNamed()
+        || ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
+  }
+
   private SimdAttention(Lanes lanes, ForkJoinPool pool) {
     this.lanes = lanes;
     this.pool = Objects.requireNonNull(pool, "pool");
