@@ -45,26 +45,10 @@ final class Features {
     }
     int fd = map.featureDim(d);
     for (int r = 0; r < rows; r++) {
-      if (!finite(x, r * d, d)) {
+      if (!Vec.allFinite(x, r * d, d)) {
         java.util.Arrays.fill(out, r * fd, (r + 1) * fd, Float.NaN);
       }
     }
-  }
-
-  /** True when {@code x[off .. off + n)} is all finite ({@code x * 0} is NaN otherwise). */
-  private static boolean finite(float[] x, int off, int n) {
-    FloatVector zero = FloatVector.zero(S);
-    FloatVector acc = zero;
-    int bound = S.loopBound(n);
-    int e = 0;
-    for (; e < bound; e += S.length()) {
-      acc = FloatVector.fromArray(S, x, off + e).fma(zero, acc);
-    }
-    float tail = 0f;
-    for (; e < n; e++) {
-      tail += x[off + e] * 0f;
-    }
-    return !Float.isNaN(acc.reduceLanes(VectorOperators.ADD) + tail);
   }
 
   /** Feature dim of {@code map} for head dim {@code d}, and the scratch {@code u} it needs per row. */

@@ -108,11 +108,8 @@ final class Rows {
 
   /** Sets {@code a[off .. off + n)} to NaN unless all of it is finite. */
   static void nanIfNotFinite(float[] a, int off, int n) {
-    for (int e = 0; e < n; e++) {
-      if (!Float.isFinite(a[off + e])) {
-        java.util.Arrays.fill(a, off, off + n, Float.NaN);
-        return;
-      }
+    if (!Vec.allFinite(a, off, n)) {
+      java.util.Arrays.fill(a, off, off + n, Float.NaN);
     }
   }
 }

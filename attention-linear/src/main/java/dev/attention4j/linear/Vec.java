@@ -86,6 +86,21 @@ final class Vec {
     }
   }
 
+  /** True when {@code x[x0 .. x0 + n)} is all finite ({@code x * 0} is NaN otherwise). */
+  static boolean allFinite(float[] x, int x0, int n) {
+    FloatVector zero = FloatVector.zero(S);
+    FloatVector acc = zero;
+    int i = 0;
+    for (; i + L <= n; i += L) {
+      acc = FloatVector.fromArray(S, x, x0 + i).fma(zero, acc);
+    }
+    float tail = 0f;
+    for (; i < n; i++) {
+      tail += x[x0 + i] * 0f;
+    }
+    return !Float.isNaN(reduce(acc) + tail);
+  }
+
   /** {@code sum_i x[x0 + i]}. */
   static float sum(float[] x, int x0, int n) {
     FloatVector s0 = FloatVector.zero(S);

@@ -621,10 +621,7 @@ public final class DenseEngine {
         }
       }
       // a partial that saw a NaN or Inf key or value is NaN, and so is the merged row
-      boolean finite = Micro.allFinite(lanes, po, o, dv, 1, dv);
-      if (!finite) {
-        Arrays.fill(po, o, o + dv, Float.NaN);
-      }
+      boolean finite = Micro.nanUnlessFinite(lanes, po, o, dv);
       pl[row] = !finite ? Float.NaN
           : empty ? Float.NEGATIVE_INFINITY : (float) ((double) s.m[r] + Math.log(l));
     }
@@ -1103,10 +1100,7 @@ public final class DenseEngine {
         } else {
           Micro.unpackRow(lanes, s.ot, r, dv, inv, stride, od, o);
         }
-        finite = Micro.allFinite(lanes, od, o, dv, 1, dv);
-        if (!finite) {
-          Arrays.fill(od, o, o + dv, Float.NaN);
-        }
+        finite = Micro.nanUnlessFinite(lanes, od, o, dv);
       } else {
         long s3 = out.stride(3);
         finite = true;

@@ -35,8 +35,7 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
    *     {@link NoClassDefFoundError} from the first vector class
    */
   static Lanes of(int bits) {
-    requireVectorApi(Lanes.class.getModule().isNamed()
-        || ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
+    requireVectorApi();
     int b = bits == 0 ? FloatVector.SPECIES_PREFERRED.vectorBitSize() : bits;
     return switch (b) {
       case 128 -> new W128();
@@ -46,6 +45,12 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
           + " bits is not supported: use 128, 256 or 512 (or 0 for the preferred width "
           + FloatVector.SPECIES_PREFERRED.vectorBitSize() + ")");
     };
+  }
+
+  /** Throws the exception of {@link #of} when the Vector API is not readable. */
+  static void requireVectorApi() {
+    requireVectorApi(Lanes.class.getModule().isNamed()
+        || ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
   }
 
   /** Throws the exception of {@link #of} when {@code readable} is false. */

@@ -1,5 +1,6 @@
 package dev.attention4j.simd;
 
+import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -1185,6 +1186,18 @@ final class Micro {
     for (; e < n; e++) {
       a[off + e] = a[off + e] * 0f + a[off + e];
     }
+  }
+
+  /**
+   * Sets {@code a[off .. off + n)} to NaN unless all of it is finite, and returns whether it was:
+   * an output row that saw a NaN or Inf key or value is NaN in every column (SEMANTICS.md).
+   */
+  static boolean nanUnlessFinite(Lanes w, float[] a, int off, int n) {
+    if (allFinite(w, a, off, n, 1, n)) {
+      return true;
+    }
+    Arrays.fill(a, off, off + n, Float.NaN);
+    return false;
   }
 
   /** True when {@code rows} rows of {@code width} floats (row stride {@code ld}) are all finite. */

@@ -45,8 +45,7 @@ public final class SimdAttention implements AttentionKernel {
    * family modules call it at their entry points, before any vector class loads.
    */
   public static void requireVectorApi() {
-    Lanes.requireVectorApi(SimdAttention.class.getModule().isNamed()
-        || ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
+    Lanes.requireVectorApi();
   }
 
   private SimdAttention(Lanes lanes, ForkJoinPool pool) {
