@@ -873,10 +873,12 @@ final class Micro {
    * {@code -inf}): updates the running max {@code m} and sum {@code l}, overwrites the logits with
    * {@code exp(s - m_new)} and writes the rescale factor {@code exp(m_old - m_new)} to
    * {@code alpha}. NaN guard: a lane whose max is still {@code -inf} subtracts 0 instead, so its
-   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN.
+   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN. With
+   * {@code raw} the logits come straight from the product (no mask, no modifier): an infinite
+   * one is then read as NaN ({@link #nanNonFinite}, fused here to save a pass over the tile).
    */
   static void softmax(Lanes w, int nv, float[] st, int cols, float[] m, float[] l,
-      float[] alpha) {
+      float[] alpha, boolean raw) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int br = TILE_VECTORS * n;
@@ -904,11 +906,21 @@ final class Micro {
       FloatVector a = exp(mOld.sub(mSafe));
       // exp and row sum
       FloatVector sum = zero;
-      for (c = 0; c < cols; c++) {
-        int at = c * br + lo;
-        FloatVector p = exp(FloatVector.fromArray(s, st, at).sub(mSafe));
-        p.intoArray(st, at);
-        sum = sum.add(p);
+      if (raw) {
+        for (c = 0; c < cols; c++) {
+          int at = c * br + lo;
+          FloatVector x = FloatVector.fromArray(s, st, at);
+          FloatVector p = exp(x.fma(zero, x).sub(mSafe));
+          p.intoArray(st, at);
+          sum = sum.add(p);
+        }
+      } else {
+        for (c = 0; c < cols; c++) {
+          int at = c * br + lo;
+          FloatVector p = exp(FloatVector.fromArray(s, st, at).sub(mSafe));
+          p.intoArray(st, at);
+          sum = sum.add(p);
+        }
       }
       FloatVector.fromArray(s, l, lo).fma(a, sum).intoArray(l, lo);
       mNew.intoArray(m, lo);
