@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.ExecutionException;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.MissingParameterException;
 import picocli.CommandLine.OverwrittenOptionException;
 import picocli.CommandLine.ParseResult;
@@ -74,6 +76,11 @@ public final class Main {
     CommandLine bench = new CommandLine(new BenchCommand());
     KernelCatalog.addRunCommands(run, console);
     KernelCatalog.addBenchCommands(bench, console);
+    // linear attention has no log-sum-exp: it rejects the shared --lse, so its help omits it
+    CommandSpec linear = run.getSubcommands().get("linear").getCommandSpec();
+    OptionSpec lse = linear.findOption("--lse");
+    linear.remove(lse);
+    linear.addOption(OptionSpec.builder(lse).hidden(true).build());
     root.addSubcommand("run", run);
     root.addSubcommand("bench", bench);
     root.addSubcommand("demo", new CommandLine(new DemoCommand(console)));

@@ -217,6 +217,16 @@ class LinearCliTest {
   }
 
   @Test
+  void helpDoesNotOfferLse() {
+    CliFixtures.Run r = run("run", "linear", "--help");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("--feature-map"), r.out());
+    assertFalse(r.out().contains("--lse"), r.out());
+    CliFixtures.Run dense = run("run", "dense", "--help");
+    assertTrue(dense.out().contains("--lse"), dense.out());
+  }
+
+  @Test
   @SuppressWarnings("unchecked")
   void benchJson() {
     CliFixtures.Run r = run("bench", "linear", "--feature-map", "hedgehog", "--causal", "--seq",
