@@ -153,6 +153,51 @@ class QuantizedKvCacheTest {
     assertArrayEquals(a.out().floatData(), c.out().floatData());
   }
 
+  /**
+   * FP8 NaN codes in the cache make the rows that see them NaN, as on the dequantized cache; the
+   * decode kernel scans each run of codes and patches NaN in only where the run holds one.
+   */
+  @org.junit.jupiter.api.Test
+  void fp8NaNCodesGiveNaNRowsLikeTheDequantizedCache() {
+    SplittableRandom rnd = new SplittableRandom(SEED + 40);
+    int page = 64;
+    QuantizedKvCache c = new QuantizedKvCache(HKV, D, DV, page, 16, QuantizedKvCache.Format.FP8);
+    int[] lens = {300, 200};
+    int[] seqs = new int[lens.length];
+    for (int b = 0; b < lens.length; b++) {
+      seqs[b] = c.newSequence();
+      Tensor[] kv = data(rnd, lens[b]);
+      c.append(seqs[b], kv[0], kv[1]);
+    }
+    // in the first sequence (pages 0-4), a NaN code in the key of token 70 (head 0) and in the
+    // value of token 290 (head 1); the second sequence (pages 5-8) has none
+    c.page(70 / page).k[(0 * page + 70 % page) * D + 5] = (byte) 0x7F;
+    c.page(290 / page).v[(1 * page + 290 % page) * DV + 3] = (byte) 0xFF;
+    Tensor[] g = c.gather(seqs);
+    assertTrue(Double.isNaN(g[0].getDouble(0, 0, 70, 5)), "key code placed");
+    assertTrue(Double.isNaN(g[1].getDouble(0, 1, 290, 3)), "value code placed");
+    // one query token per sequence, no mask: every row sees every key of its sequence
+    AttentionOptions o = AttentionOptions.builder().returnLse(true).build();
+    Tensor q = gaussian(rnd, 1, lens.length, HQ, 1, D);
+    AttentionResult got = quantized(c, q, seqs, o, null);
+    AttentionResult want = contiguous(c, q, seqs, o);
+    double bound = 1e-6 * Arrays.stream(want.out().toDoubleArray()).filter(Double::isFinite)
+        .map(Math::abs).max().orElse(1);
+    for (int b = 0; b < lens.length; b++) {
+      for (int h = 0; h < HQ; h++) {
+        boolean nan = b == 0;
+        assertEquals(nan, Double.isNaN(got.lse().getDouble(b, h, 0)), "lse " + b + "," + h);
+        for (int e = 0; e < DV; e++) {
+          double x = got.out().getDouble(b, h, 0, e);
+          double y = want.out().getDouble(b, h, 0, e);
+          assertEquals(nan, Double.isNaN(x), "batch " + b + " head " + h);
+          assertEquals(nan, Double.isNaN(y), "float kernel, batch " + b + " head " + h);
+          assertTrue(nan || Math.abs(x - y) <= bound, x + " vs " + y);
+        }
+      }
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(QuantizedKvCache.Format.class)
   void garbageInUnfilledSlotsNeverLeaks(QuantizedKvCache.Format f) {

@@ -761,6 +761,7 @@ public final class DenseEngine {
     // 8-bit codes read in place and decoded in registers, or float32 rows
     CodeKvSource codes = kRows instanceof SourceRows src ? src.codes : null;
     boolean fp8 = codes != null && codes.codes() == CodeKvSource.Codes.FP8_E4M3;
+    int kind = fp8 ? Micro.FP8 : Micro.INT8;
     CodeKvSource.CodeRun run = s.run;
     // float32 rows read in place, or 8-bit codes, from a large cache: each block of rows
     // (SUB_KEYS floats, a run of codes) is first brought in by a tight loop, then used while it
@@ -774,7 +775,9 @@ public final class DenseEngine {
         if (touch) {
           s.touched += Micro.touch(run.codes, run.offset, run.stride, d, m);
         }
-        Micro.scoresRowMajor(lanes, groups, null, run.codes, fp8, run.offset, run.stride, m,
+        int kk = fp8 && Micro.hasFp8NaN(lanes, run.codes, run.offset, run.stride, d, m)
+            ? Micro.FP8_NAN : kind;
+        Micro.scoresRowMajor(lanes, groups, null, run.codes, kk, run.offset, run.stride, m,
             s.qr, d, sr, c0, bc, s.red);
         Micro.scaleKeys(lanes, rows, sr, c0, bc, m, run.scales, run.scaleOffset);
       } else {
@@ -803,7 +806,9 @@ public final class DenseEngine {
         if (touch) {
           s.touched += Micro.touch(run.codes, run.offset, run.stride, dv, m);
         }
-        Micro.valuesRowsCodes(lanes, groups, run.codes, fp8, run.offset, run.stride, m, sr, c0,
+        int kv = fp8 && Micro.hasFp8NaN(lanes, run.codes, run.offset, run.stride, dv, m)
+            ? Micro.FP8_NAN : kind;
+        Micro.valuesRowsCodes(lanes, groups, run.codes, kv, run.offset, run.stride, m, sr, c0,
             bc, 1, s.or, dv, alpha, run.scales, run.scaleOffset);
       } else {
         m = Math.min(step, cols - c0);

@@ -27,6 +27,9 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
   /** The int species of the same width as {@link #species()}. */
   abstract VectorSpecies<Integer> ints();
 
+  /** The byte species of the same width as {@link #species()} (scans over 8-bit codes). */
+  abstract VectorSpecies<Byte> wideBytes();
+
   /**
    * The width for {@code bits} (128, 256 or 512), or the preferred one for 0.
    *
@@ -66,6 +69,12 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_128;
     private static final VectorSpecies<Byte> B = null;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_128;
+    private static final VectorSpecies<Byte> WIDE = ByteVector.SPECIES_128;
+
+    @Override
+    VectorSpecies<Byte> wideBytes() {
+      return WIDE;
+    }
 
     @Override
     VectorSpecies<Byte> bytes() {
@@ -87,6 +96,12 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> WIDE = ByteVector.SPECIES_256;
+
+    @Override
+    VectorSpecies<Byte> wideBytes() {
+      return WIDE;
+    }
 
     @Override
     VectorSpecies<Byte> bytes() {
@@ -108,6 +123,12 @@ abstract sealed class Lanes permits Lanes.W128, Lanes.W256, Lanes.W512 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final VectorSpecies<Byte> WIDE = ByteVector.SPECIES_512;
+
+    @Override
+    VectorSpecies<Byte> wideBytes() {
+      return WIDE;
+    }
 
     @Override
     VectorSpecies<Byte> bytes() {

@@ -43,6 +43,11 @@ final class Micro {
   /** Groups of {@code L} keys whose scores {@link #scoresRowMajor} computes together. */
   static final int FOLD_GROUPS = 4;
 
+  /** Code kinds of {@link #codes}: INT8, FP8 E4M3 without NaN codes, FP8 E4M3 with them. */
+  static final int INT8 = 0;
+  static final int FP8 = 1;
+  static final int FP8_NAN = 2;
+
   // the reduction trees of row mode for 4, 8 and 16 lanes: per level, the lo and hi index
   // vectors of a two-vector selectFrom, and the key held by each lane of the result
   private static final float[] TREE4 = treeIndexes(4);
@@ -89,7 +94,7 @@ final class Micro {
           qkRows4x4(w, k, k0 + (c0 + c) * ldk, ldk, qr, q0, d, red, c);
         }
         for (; c < m; c++) {
-          qkRows1x4(w, k, null, false, k0 + (c0 + c) * ldk, qr, q0, d, red, c);
+          qkRows1x4(w, k, null, INT8, k0 + (c0 + c) * ldk, qr, q0, d, red, c);
         }
         for (int r = 0; r < ROW_GROUP; r++) {
           reduceTree(w, red, r * n * n, red, out);
@@ -176,7 +181,7 @@ final class Micro {
    * 1 key x 4 query rows along the head dim (the tail of a key block), from float32 rows
    * {@code k} or, when {@code kc} is not null, 8-bit codes ({@link #codes}).
    */
-  static void qkRows1x4(Lanes w, float[] k, byte[] kc, boolean fp8, int k0, float[] qr, int q0,
+  static void qkRows1x4(Lanes w, float[] k, byte[] kc, int kind, int k0, float[] qr, int q0,
       int d, float[] red, int c) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
@@ -184,7 +189,7 @@ final class Micro {
     FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
     for (int e = 0; e < d; e += n) {
       FloatVector y = kc == null ? FloatVector.fromArray(s, k, k0 + e)
-          : codes(w, kc, k0 + e, fp8);
+          : codes(w, kc, k0 + e, kind);
       a0 = y.fma(FloatVector.fromArray(s, qr, q0 + e), a0);
       a1 = y.fma(FloatVector.fromArray(s, qr, q0 + d + e), a1);
       a2 = y.fma(FloatVector.fromArray(s, qr, q0 + 2 * d + e), a2);
@@ -276,11 +281,11 @@ final class Micro {
       int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4(w, v, null, false, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows4x4(w, v, null, INT8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, null, 0);
       }
       for (; e < dv; e += n) {
-        pvRows1x4(w, v, null, false, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows1x4(w, v, null, INT8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, null, 0);
       }
     }
@@ -292,7 +297,7 @@ final class Micro {
    * {@code or = diag(alpha) or + (P codes) * scale[s0 + e]} (the scale applied once per output
    * element, after the sum over the keys).
    */
-  static void valuesRowsCodes(Lanes w, int groups, byte[] v, boolean fp8, int v0, int ldv,
+  static void valuesRowsCodes(Lanes w, int groups, byte[] v, int kind, int v0, int ldv,
       int cols, float[] p, int p0, int prs, int pcs, float[] or, int dv, float[] alpha,
       float[] scale, int s0) {
     int n = w.species().length();
@@ -301,11 +306,11 @@ final class Micro {
       int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4(w, null, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows4x4(w, null, v, kind, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, scale, s0 + e);
       }
       for (; e < dv; e += n) {
-        pvRows1x4(w, null, v, fp8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows1x4(w, null, v, kind, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, scale, s0 + e);
       }
     }
@@ -337,7 +342,7 @@ final class Micro {
    * into the loads) or, when {@code vc} is not null, 8-bit codes ({@link #codes}) summed from
    * zero and then {@code or = alpha or + sum * scale[s0 + e]}.
    */
-  static void pvRows4x4(Lanes w, float[] v, byte[] vc, boolean fp8, int v0, int ldv, int cols,
+  static void pvRows4x4(Lanes w, float[] v, byte[] vc, int kind, int v0, int ldv, int cols,
       float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
       float[] scale, int s0) {
     VectorSpecies<Float> s = w.species();
@@ -378,13 +383,13 @@ final class Micro {
       int vo = v0 + c * ldv;
       int po = pb + c * pcs;
       FloatVector y0 = vc == null ? FloatVector.fromArray(s, v, vo)
-          : codes(w, vc, vo, fp8);
+          : codes(w, vc, vo, kind);
       FloatVector y1 = vc == null ? FloatVector.fromArray(s, v, vo + n)
-          : codes(w, vc, vo + n, fp8);
+          : codes(w, vc, vo + n, kind);
       FloatVector y2 = vc == null ? FloatVector.fromArray(s, v, vo + 2 * n)
-          : codes(w, vc, vo + 2 * n, fp8);
+          : codes(w, vc, vo + 2 * n, kind);
       FloatVector y3 = vc == null ? FloatVector.fromArray(s, v, vo + 3 * n)
-          : codes(w, vc, vo + 3 * n, fp8);
+          : codes(w, vc, vo + 3 * n, kind);
       FloatVector p0 = FloatVector.broadcast(s, p[po]);
       a00 = y0.fma(p0, a00);
       a01 = y1.fma(p0, a01);
@@ -449,7 +454,7 @@ final class Micro {
   }
 
   /** 4 query rows x 1 vector of value columns (the value dim's tail), as {@link #pvRows4x4}. */
-  static void pvRows1x4(Lanes w, float[] v, byte[] vc, boolean fp8, int v0, int ldv, int cols,
+  static void pvRows1x4(Lanes w, float[] v, byte[] vc, int kind, int v0, int ldv, int cols,
       float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
       float[] scale, int s0) {
     VectorSpecies<Float> s = w.species();
@@ -460,7 +465,7 @@ final class Micro {
     FloatVector a3 = vc == null ? FloatVector.fromArray(s, or, o0 + 3 * dv).mul(alpha[r0 + 3]) : z;
     for (int c = 0; c < cols; c++) {
       FloatVector y = vc == null ? FloatVector.fromArray(s, v, v0 + c * ldv)
-          : codes(w, vc, v0 + c * ldv, fp8);
+          : codes(w, vc, v0 + c * ldv, kind);
       int po = pb + c * pcs;
       a0 = y.fma(FloatVector.broadcast(s, p[po]), a0);
       a1 = y.fma(FloatVector.broadcast(s, p[po + prs]), a1);
@@ -497,15 +502,15 @@ final class Micro {
    */
   static void scoresRowMajor(Lanes w, int groups, float[] k, int k0, int ldk, int cols,
       float[] qr, int d, float[] sr, int s0, int lds, float[] red) {
-    scoresRowMajor(w, groups, k, null, false, k0, ldk, cols, qr, d, sr, s0, lds, red);
+    scoresRowMajor(w, groups, k, null, INT8, k0, ldk, cols, qr, d, sr, s0, lds, red);
   }
 
   /**
    * {@link #scoresRowMajor} over float32 rows {@code k} or, when {@code kc} is not null, over
-   * 8-bit codes decoded in registers ({@link #codes}: INT8, or FP8 E4M3 when {@code fp8}); the
+   * 8-bit codes decoded in registers ({@link #codes}: by {@code kind}); the
    * logits are then those of the unscaled codes.
    */
-  static void scoresRowMajor(Lanes w, int groups, float[] k, byte[] kc, boolean fp8, int k0,
+  static void scoresRowMajor(Lanes w, int groups, float[] k, byte[] kc, int kind, int k0,
       int ldk, int cols, float[] qr, int d, float[] sr, int s0, int lds, float[] red) {
     int n = w.species().length();
     int nb = n / 4;
@@ -520,7 +525,7 @@ final class Micro {
         int rs = gs * nb * n;
         for (int blk = 0; blk < nb; blk++) {
           for (int x = 0; x < gs; x++) {
-            qkFold4x4(w, k, kc, fp8, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
+            qkFold4x4(w, k, kc, kind, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
                 (x * nb + blk) * n, rs);
           }
         }
@@ -531,7 +536,7 @@ final class Micro {
       }
       // key tail, one key at a time, lanes summed in order
       for (; c < cols; c++) {
-        qkRows1x4(w, k, kc, fp8, k0 + c * ldk, qr, q0, d, red, 0);
+        qkRows1x4(w, k, kc, kind, k0 + c * ldk, qr, q0, d, red, 0);
         for (int r = 0; r < ROW_GROUP; r++) {
           float t = 0f;
           for (int x = 0; x < n; x++) {
@@ -548,7 +553,7 @@ final class Micro {
    * {@code r} leaves one vector at {@code red[at + r * rs]} whose lanes hold {@code L / 4}
    * partial sums of each of the 4 keys, in key order.
    */
-  static void qkFold4x4(Lanes w, float[] k, byte[] kc, boolean fp8, int k0, int ldk,
+  static void qkFold4x4(Lanes w, float[] k, byte[] kc, int kind, int k0, int ldk,
       float[] qr, int q0, int d, float[] red, int at, int rs) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
@@ -569,25 +574,25 @@ final class Micro {
       FloatVector x2 = FloatVector.fromArray(s, qr, q2 + e);
       FloatVector x3 = FloatVector.fromArray(s, qr, q3 + e);
       FloatVector y0 = kc == null ? FloatVector.fromArray(s, k, k0 + e)
-          : codes(w, kc, k0 + e, fp8);
+          : codes(w, kc, k0 + e, kind);
       a00 = y0.fma(x0, a00);
       a10 = y0.fma(x1, a10);
       a20 = y0.fma(x2, a20);
       a30 = y0.fma(x3, a30);
       FloatVector y1 = kc == null ? FloatVector.fromArray(s, k, k1 + e)
-          : codes(w, kc, k1 + e, fp8);
+          : codes(w, kc, k1 + e, kind);
       a01 = y1.fma(x0, a01);
       a11 = y1.fma(x1, a11);
       a21 = y1.fma(x2, a21);
       a31 = y1.fma(x3, a31);
       FloatVector y2 = kc == null ? FloatVector.fromArray(s, k, k2 + e)
-          : codes(w, kc, k2 + e, fp8);
+          : codes(w, kc, k2 + e, kind);
       a02 = y2.fma(x0, a02);
       a12 = y2.fma(x1, a12);
       a22 = y2.fma(x2, a22);
       a32 = y2.fma(x3, a32);
       FloatVector y3 = kc == null ? FloatVector.fromArray(s, k, k3 + e)
-          : codes(w, kc, k3 + e, fp8);
+          : codes(w, kc, k3 + e, kind);
       a03 = y3.fma(x0, a03);
       a13 = y3.fma(x1, a13);
       a23 = y3.fma(x2, a23);
@@ -613,22 +618,49 @@ final class Micro {
   }
 
   /**
-   * {@code L} lanes of 8-bit codes at {@code a[off]} as float32, exactly: INT8 as the signed
-   * integer; FP8 E4M3 as its value (the exponent and mantissa bits placed in a float32 are the
-   * value times {@code 2^-120} for normal and subnormal codes alike, so one exact multiply
-   * rebiases them; the NaN codes are patched in), as {@code SimdCodecs} decodes them.
+   * {@code L} lanes of 8-bit codes at {@code a[off]} as float32, exactly, by {@code kind}:
+   * {@link #INT8} as the signed integer; {@link #FP8} and {@link #FP8_NAN} as the E4M3 value (the
+   * sign, exponent and mantissa bits placed in a float32 are the value times {@code 2^-120} for
+   * normal and subnormal codes alike, so one exact multiply rebiases them), as {@code SimdCodecs}
+   * decodes them. {@link #FP8} is for runs without the NaN codes {@code 0x7F} and {@code 0xFF}
+   * ({@link #hasFp8NaN}), which it would read as 480; {@link #FP8_NAN} patches them in.
    */
-  static FloatVector codes(Lanes w, byte[] a, int off, boolean fp8) {
+  static FloatVector codes(Lanes w, byte[] a, int off, int kind) {
     VectorSpecies<Float> s = w.species();
     IntVector c = (IntVector) ByteVector.fromArray(w.bytes(), a, off)
         .convertShape(VectorOperators.B2I, w.ints(), 0);
-    if (!fp8) {
+    if (kind == INT8) {
       return (FloatVector) c.convert(VectorOperators.I2F, 0);
     }
-    IntVector mag = c.and(0x7F);
-    FloatVector val = mag.lanewise(VectorOperators.LSHL, 20)
-        .or(c.and(0x80).lanewise(VectorOperators.LSHL, 24)).reinterpretAsFloats().mul(0x1p120f);
-    return val.blend(Float.NaN, mag.eq(0x7F).cast(s));
+    // the code sign-extended and shifted: bits 27-31 all hold the sign, so one mask keeps it in
+    // bit 31 and clears the others
+    FloatVector val = c.lanewise(VectorOperators.LSHL, 20).and(0x87FFFFFF).reinterpretAsFloats()
+        .mul(0x1p120f);
+    return kind == FP8 ? val : val.blend(Float.NaN, c.and(0x7F).eq(0x7F).cast(s));
+  }
+
+  /**
+   * Whether {@code rows} rows of {@code w} FP8 E4M3 codes at {@code a[off + r * ld]} hold a NaN
+   * code ({@code 0x7F} or {@code 0xFF}): one pass of full-width byte compares, which also brings
+   * the codes into L1 for the product that follows.
+   */
+  static boolean hasFp8NaN(Lanes w, byte[] a, int off, int ld, int w8, int rows) {
+    VectorSpecies<Byte> s = w.wideBytes();
+    int bound = s.loopBound(w8);
+    ByteVector ones = ByteVector.broadcast(s, (byte) -1);
+    VectorMask<Byte> any = s.maskAll(false);
+    boolean tail = false;
+    for (int r = 0; r < rows; r++) {
+      int o = off + r * ld;
+      int e = 0;
+      for (; e < bound; e += s.length()) {
+        any = any.or(ByteVector.fromArray(s, a, o + e).or((byte) 0x80).eq(ones));
+      }
+      for (; e < w8; e++) {
+        tail |= (a[o + e] & 0x7F) == 0x7F;
+      }
+    }
+    return tail || any.anyTrue();
   }
 
   /**

@@ -1,14 +1,18 @@
 package dev.attention4j.simd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The decode kernel's in-register decoding of 8-bit codes ({@link Micro#codes}) against a scalar
- * decoding written from the format definitions, for all 256 codes in every lane position.
+ * decoding written from the format definitions, for all 256 codes in every lane position, and
+ * the scan that picks the FP8 decoding with or without the NaN patch ({@link Micro#hasFp8NaN}).
  */
 class CodesTest {
 
@@ -39,15 +43,54 @@ class CodesTest {
     }
     float[] got = new float[n];
     for (int off = 0; off < 256; off++) {
-      for (boolean fp8 : new boolean[] {false, true}) {
-        Micro.codes(w, codes, off, fp8).intoArray(got, 0);
+      for (int kind : new int[] {Micro.INT8, Micro.FP8, Micro.FP8_NAN}) {
+        Micro.codes(w, codes, off, kind).intoArray(got, 0);
         for (int x = 0; x < n; x++) {
           int code = (off + x) & 0xFF;
-          float want = fp8 ? e4m3(code) : (byte) code;
-          assertEquals(want, got[x], (fp8 ? "e4m3 " : "int8 ") + "code " + code);
+          boolean nan = (code & 0x7F) == 0x7F;
+          if (kind == Micro.FP8 && nan) {
+            continue; // the kind for runs without NaN codes (hasFp8NaN decides)
+          }
+          float want = kind == Micro.INT8 ? (byte) code : e4m3(code);
+          assertEquals(want, got[x], "kind " + kind + " code " + code);
         }
       }
     }
     assertEquals(FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256, Lanes.of(0).bytes() != null);
+  }
+
+  /** The NaN-code scan finds 0x7F or 0xFF wherever it sits in the rows it is given, and only there. */
+  @ParameterizedTest(name = "{0} bits")
+  @ValueSource(ints = {128, 256, 512})
+  void nanScanFindsEveryNaNCode(int bits) {
+    Lanes w = Lanes.of(bits);
+    SplittableRandom rnd = new SplittableRandom(bits);
+    for (int width : new int[] {1, 13, 64, 128, 200}) {
+      int rows = 5;
+      int ld = width + 7;
+      byte[] a = new byte[3 + rows * ld];
+      for (int i = 0; i < a.length; i++) {
+        int c = rnd.nextInt(256);
+        a[i] = (byte) ((c & 0x7F) == 0x7F ? c - 1 : c);
+      }
+      assertFalse(Micro.hasFp8NaN(w, a, 3, ld, width, rows), "no NaN code, width " + width);
+      for (int r = 0; r < rows; r++) {
+        for (int e : new int[] {0, width / 2, width - 1}) {
+          int at = 3 + r * ld + e;
+          byte keep = a[at];
+          for (int nan : new int[] {0x7F, 0xFF}) {
+            a[at] = (byte) nan;
+            assertTrue(Micro.hasFp8NaN(w, a, 3, ld, width, rows),
+                "code " + nan + " at row " + r + " column " + e + " of " + width);
+            assertFalse(Micro.hasFp8NaN(w, a, 3, ld, width, r), "the rows before the code");
+          }
+          a[at] = keep;
+        }
+      }
+      // codes between the rows (ld > width) are not read
+      a[3 + width] = (byte) 0x7F;
+      assertFalse(Micro.hasFp8NaN(w, a, 3, ld, width, rows), "gap between rows");
+      a[3 + width] = 0;
+    }
   }
 }
