@@ -928,12 +928,7 @@ public final class DenseEngine {
     if (hook != null) {
       hook.logits(b, g, s.p0, rows, j0, cols, s.st, br);
     }
-    // infinite raw logits become NaN before anything else reads them; with nothing between the
-    // product and the softmax, the softmax does it as it reads each logit
-    boolean raw = hook == null && !partial && softcap == 0 && slopes == null && scoreMod == null;
-    if (!raw) {
-      Micro.nanNonFinite(lanes, s.st, 0, cols * br);
-    }
+    Micro.nanNonFinite(lanes, s.st, 0, cols * br);
     // softcap, bias, mask
     if (softcap > 0 || slopes != null) {
       Micro.softcapAndAlibi(lanes, nv, s.st, cols, j0, softcap, slopes == null ? null : s.slope,
@@ -955,7 +950,7 @@ public final class DenseEngine {
       guardedValues(s, nv, rows, b, g, j0, cols, va, vo, ldv);
       return;
     }
-    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha, raw);
+    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
     if (hook != null) {
       hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
     }
@@ -1057,7 +1052,7 @@ public final class DenseEngine {
         bad++;
       }
     }
-    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha, false);
+    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
     if (hook != null) {
       hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
     }

@@ -905,12 +905,10 @@ final class Micro {
    * {@code -inf}): updates the running max {@code m} and sum {@code l}, overwrites the logits with
    * {@code exp(s - m_new)} and writes the rescale factor {@code exp(m_old - m_new)} to
    * {@code alpha}. NaN guard: a lane whose max is still {@code -inf} subtracts 0 instead, so its
-   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN. With
-   * {@code raw} the logits come straight from the product (no mask, no modifier): an infinite
-   * one is then read as NaN ({@link #nanNonFinite}, fused here to save a pass over the tile).
+   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN.
    */
   static void softmax(Lanes w, int nv, float[] st, int cols, float[] m, float[] l,
-      float[] alpha, boolean raw) {
+      float[] alpha) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int br = TILE_VECTORS * n;
@@ -938,21 +936,11 @@ final class Micro {
       FloatVector a = exp(mOld.sub(mSafe));
       // exp and row sum
       FloatVector sum = zero;
-      if (raw) {
-        for (c = 0; c < cols; c++) {
-          int at = c * br + lo;
-          FloatVector x = FloatVector.fromArray(s, st, at);
-          FloatVector p = exp(x.fma(zero, x).sub(mSafe));
-          p.intoArray(st, at);
-          sum = sum.add(p);
-        }
-      } else {
-        for (c = 0; c < cols; c++) {
-          int at = c * br + lo;
-          FloatVector p = exp(FloatVector.fromArray(s, st, at).sub(mSafe));
-          p.intoArray(st, at);
-          sum = sum.add(p);
-        }
+      for (c = 0; c < cols; c++) {
+        int at = c * br + lo;
+        FloatVector p = exp(FloatVector.fromArray(s, st, at).sub(mSafe));
+        p.intoArray(st, at);
+        sum = sum.add(p);
       }
       FloatVector.fromArray(s, l, lo).fma(a, sum).intoArray(l, lo);
       mNew.intoArray(m, lo);
