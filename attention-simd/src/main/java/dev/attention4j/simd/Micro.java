@@ -640,13 +640,13 @@ final class Micro {
   }
 
   /**
-   * Whether {@code rows} rows of {@code w} FP8 E4M3 codes at {@code a[off + r * ld]} hold a NaN
+   * Whether {@code rows} rows of {@code width} FP8 E4M3 codes at {@code a[off + r * ld]} hold a NaN
    * code ({@code 0x7F} or {@code 0xFF}): one pass of full-width byte compares, which also brings
    * the codes into L1 for the product that follows.
    */
-  static boolean hasFp8NaN(Lanes w, byte[] a, int off, int ld, int w8, int rows) {
+  static boolean hasFp8NaN(Lanes w, byte[] a, int off, int ld, int width, int rows) {
     VectorSpecies<Byte> s = w.wideBytes();
-    int bound = s.loopBound(w8);
+    int bound = s.loopBound(width);
     ByteVector ones = ByteVector.broadcast(s, (byte) -1);
     VectorMask<Byte> any = s.maskAll(false);
     boolean tail = false;
@@ -656,7 +656,7 @@ final class Micro {
       for (; e < bound; e += s.length()) {
         any = any.or(ByteVector.fromArray(s, a, o + e).or((byte) 0x80).eq(ones));
       }
-      for (; e < w8; e++) {
+      for (; e < width; e++) {
         tail |= (a[o + e] & 0x7F) == 0x7F;
       }
     }
