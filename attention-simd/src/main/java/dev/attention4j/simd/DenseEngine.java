@@ -38,7 +38,8 @@ import java.util.function.IntConsumer;
  * ({@code kvLens}) are never read, whatever the tile list says.
  *
  * <p><b>Per key tile</b> (ENGINE.md, the transposed formulation): {@code S^T = K Q^T} with the
- * scale folded into the packed query tile; softcap and ALiBi as vector passes; PARTIAL tiles
+ * scale (and {@code log2 e} when nothing else sees the logits, {@link #plain}) folded into the
+ * packed query tile; softcap and ALiBi as vector passes; PARTIAL tiles
  * evaluate the mask per element (band masks analytically, per key row, as a lane-wise compare);
  * a score modifier is applied per element to the visible pairs; then the lane-wise online
  * softmax and {@code O^T = diag(alpha) O^T + V^T P^T}. Accumulation is float32.
@@ -56,6 +57,9 @@ import java.util.function.IntConsumer;
  * {@code O = 0} and {@code LSE = -inf}.
  */
 public final class DenseEngine {
+
+  /** {@code ln 2}. */
+  private static final double LN2 = Math.log(2);
 
   /** Keys per key tile. */
   static final int KEY_TILE = 128;
@@ -108,7 +112,20 @@ public final class DenseEngine {
   private final int group;
   private final Tensor q;
   private final AttentionOptions options;
+  /** The query scale. */
   private final float scale;
+  /** The query scale times {@code log2 e}, for tiles computed in base-2 units ({@link #plain}). */
+  private final float scale2;
+  /**
+   * Whether nothing outside the engine sees or changes a logit: no hook, softcap, ALiBi or score
+   * modifier. Then query tiles are first computed with their logits in base-2 units: {@code log2 e}
+   * folded into the query scale saves a multiply per logit in the softmax, whose running maxima
+   * are then in base 2 too (the LSE is converted back at the end). A tile whose row sums come out
+   * NaN is computed again in natural units, which is exact either way: a logit within a factor
+   * {@code log2 e} of the float maximum overflows in base 2 only. And FULL tiles hand their raw
+   * logits to the softmax, which checks them for infinities during its max pass.
+   */
+  private final boolean plain;
   private final float softcap;
   private final float[] slopes;
   private final ScoreMod scoreMod;
@@ -151,7 +168,6 @@ public final class DenseEngine {
     this.touchRows = bytes * shape.batch() * shape.kvHeads() * shape.kvLen()
         * (shape.headDim() + shape.valueDim()) > TOUCH_MIN_BYTES;
     this.options = options;
-    this.scale = (float) options.scale(shape.headDim());
     this.softcap = (float) options.softcap();
     double[] s = options.alibiSlopes();
     if (s == null) {
@@ -163,6 +179,9 @@ public final class DenseEngine {
       }
     }
     this.scoreMod = options.scoreMod();
+    this.plain = hook == null && softcap == 0 && slopes == null && scoreMod == null;
+    this.scale = (float) options.scale(shape.headDim());
+    this.scale2 = (float) (options.scale(shape.headDim()) / LN2);
     this.mask = options.mask();
     // band masks are applied analytically; any other part needs per-element evaluation
     Mask.Band found = null;
@@ -623,8 +642,13 @@ public final class DenseEngine {
       // a partial that saw a NaN or Inf key or value is NaN, and so is the merged row
       boolean finite = Micro.nanUnlessFinite(lanes, po, o, dv);
       pl[row] = !finite ? Float.NaN
-          : empty ? Float.NEGATIVE_INFINITY : (float) ((double) s.m[r] + Math.log(l));
+          : empty ? Float.NEGATIVE_INFINITY : (float) (logit(s, r) + Math.log(l));
     }
+  }
+
+  /** The running maximum of row {@code r} in natural units ({@link Scratch#rowLog2}). */
+  private static double logit(Scratch s, int r) {
+    return s.rowLog2[r] ? s.m[r] * LN2 : s.m[r];
   }
 
   /** Merges the chunk partials of every packed row of (b, g) in chunk order. */
@@ -698,6 +722,57 @@ public final class DenseEngine {
    * vectorise along the head dim instead of along the query rows.
    */
   private void compute(Scratch s, int b, int g, int p0, int p1, KeyTiles tiles) {
+    int rows = p1 - p0;
+    s.log2 = plain;
+    computeIn(s, b, g, p0, p1, tiles);
+    if (s.rowLog2.length < br) {
+      s.rowLog2 = new boolean[br];
+    }
+    Arrays.fill(s.rowLog2, 0, rows, plain);
+    if (!plain) {
+      return;
+    }
+    boolean again = false;
+    for (int r = 0; r < rows; r++) {
+      again |= Float.isNaN(s.l[r]);
+    }
+    if (again) {
+      recompute(s, b, g, p0, p1, tiles);
+    }
+  }
+
+  /**
+   * The rare path of {@link #compute}: some rows of a tile computed in base 2 came out NaN, from
+   * a NaN or Inf in their keys or from a logit that overflows in base 2 only. The tile is computed
+   * again in natural units, and the rows that were right keep their first result, so that a
+   * non-finite key never changes a row that does not see it, not even in its last bit.
+   */
+  private void recompute(Scratch s, int b, int g, int p0, int p1, KeyTiles tiles) {
+    int rows = p1 - p0;
+    int dv = shape.valueDim();
+    boolean rowMode = s.rowMode;
+    float[] acc = rowMode ? s.or : s.ot;
+    float[] kept = acc.clone();
+    float[] m = s.m.clone();
+    float[] l = s.l.clone();
+    s.log2 = false;
+    computeIn(s, b, g, p0, p1, tiles);
+    for (int r = 0; r < rows; r++) {
+      if (Float.isNaN(l[r])) {
+        s.rowLog2[r] = false;
+        continue;
+      }
+      s.m[r] = m[r];
+      s.l[r] = l[r];
+      for (int e = 0; e < dv; e++) {
+        int at = rowMode ? r * dv + e : e * br + r;
+        acc[at] = kept[at];
+      }
+    }
+  }
+
+  /** {@link #compute} in the units of {@code s.log2}. */
+  private void computeIn(Scratch s, int b, int g, int p0, int p1, KeyTiles tiles) {
     int d = shape.headDim();
     int dv = shape.valueDim();
     int n = lanes.species().length();
@@ -724,15 +799,14 @@ public final class DenseEngine {
     int kvLen = options.kvLen(b, shape.kvLen());
     long diag = options.diagonal(b, shape.qLen(), shape.kvLen());
     // FULL tiles of a call without hook or logit modifiers take the row-major decode path
-    boolean plain = rowMode && hook == null && softcap == 0 && slopes == null
-        && scoreMod == null;
+    boolean rowPlain = rowMode && plain;
     for (int t = 0; t < tiles.size(); t++) {
       int end = Math.min(tiles.end(t), kvLen);
       boolean partial = !tiles.isFull(t) && mask != null;
       for (int j0 = tiles.start(t), j1; j0 < end; j0 = j1) {
         j1 = kRows.cut(b, j0, Math.min(j0 + bc, end));
         j1 = vRows.cut(b, j0, j1);
-        if (plain && !partial) {
+        if (rowPlain && !partial) {
           rowTile(s, rows, b, g, j0, j1);
         } else {
           keyTile(s, nv, rows, b, g, j0, j1, partial, diag);
@@ -795,7 +869,7 @@ public final class DenseEngine {
       Micro.nanNonFinite(lanes, sr, r * bc, cols);
       Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
     }
-    Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp);
+    Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp, s.log2);
     // O = diag(alpha) O + P V; the rescale goes with the first block of keys (codes: the
     // channel scales once per run)
     step = vRows.inPlace() && !touch ? cols : SUB_KEYS;
@@ -876,7 +950,8 @@ public final class DenseEngine {
         s.rowOff[r] = r < rows ? (int) (q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
             + s.laneI[r] * q.stride(2)) : 0;
       }
-      Micro.packTransposed(lanes, q.floatData(), s.rowOff, rows, d, scale, qt);
+      Micro.packTransposed(lanes, q.floatData(), s.rowOff, rows, d, s.log2 ? scale2 : scale,
+          qt);
       return;
     }
     float[] row = s.row;
@@ -885,7 +960,7 @@ public final class DenseEngine {
           + s.laneI[r] * q.stride(2);
       readRow(q, base, d, row, 0);
       for (int e = 0; e < d; e++) {
-        qt[e * br + r] = scale * row[e];
+        qt[e * br + r] = (s.log2 ? scale2 : scale) * row[e];
       }
     }
     for (int e = 0; e < d; e++) {
@@ -904,7 +979,7 @@ public final class DenseEngine {
           + s.laneI[r] * q.stride(2);
       readRow(q, base, d, qr, r * d);
       for (int e = 0; e < d; e++) {
-        qr[r * d + e] *= scale;
+        qr[r * d + e] *= s.log2 ? scale2 : scale;
       }
     }
     Arrays.fill(qr, rows * d, Micro.rowGroups(rows) * Micro.ROW_GROUP * d, 0f);
@@ -928,7 +1003,11 @@ public final class DenseEngine {
     if (hook != null) {
       hook.logits(b, g, s.p0, rows, j0, cols, s.st, br);
     }
-    Micro.nanNonFinite(lanes, s.st, 0, cols * br);
+    // raw logits straight from the product go to the softmax, which checks them for infinities
+    boolean raw = plain && !partial;
+    if (!raw) {
+      Micro.nanNonFinite(lanes, s.st, 0, cols * br);
+    }
     // softcap, bias, mask
     if (softcap > 0 || slopes != null) {
       Micro.softcapAndAlibi(lanes, nv, s.st, cols, j0, softcap, slopes == null ? null : s.slope,
@@ -950,7 +1029,7 @@ public final class DenseEngine {
       guardedValues(s, nv, rows, b, g, j0, cols, va, vo, ldv);
       return;
     }
-    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
+    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha, s.log2, raw);
     if (hook != null) {
       hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
     }
@@ -1052,7 +1131,7 @@ public final class DenseEngine {
         bad++;
       }
     }
-    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha);
+    Micro.softmax(lanes, nv, s.st, cols, s.m, s.l, s.alpha, s.log2, false);
     if (hook != null) {
       hook.weights(b, g, s.p0, rows, j0, cols, s.st, br, s.m);
     }
@@ -1121,7 +1200,7 @@ public final class DenseEngine {
       if (lse != null) {
         lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2),
             !finite ? Double.NaN
-                : empty ? Double.NEGATIVE_INFINITY : (double) s.m[r] + Math.log(l));
+                : empty ? Double.NEGATIVE_INFINITY : logit(s, r) + Math.log(l));
       }
     }
   }
@@ -1378,6 +1457,10 @@ public final class DenseEngine {
 
   /** Per-thread scratch, grown on demand and reused across tiles and calls. */
   static final class Scratch {
+    /** Whether the current query tile's logits are in base 2 ({@link DenseEngine#plain}). */
+    boolean log2;
+    /** Whether each row's running maximum is in base 2, after {@link DenseEngine#compute}. */
+    boolean[] rowLog2 = new boolean[0];
     float[] qt = new float[0];
     float[] st = new float[0];
     float[] ot = new float[0];

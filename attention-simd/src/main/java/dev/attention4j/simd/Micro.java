@@ -26,16 +26,16 @@ final class Micro {
   /** Query vectors per full query tile. */
   static final int TILE_VECTORS = 3;
 
-  // exp: log2(e), the round-to-nearest constant 1.5 * 2^23, and the Taylor coefficients
-  // ln(2)^k / k! of 2^f
-  private static final float LOG2E = 1.4426950408889634f;
-  private static final float ROUNDER = 12582912f;
-  private static final float E1 = 0.6931471805599453f;
-  private static final float E2 = 0.2402265069591007f;
-  private static final float E3 = 0.05550410866482158f;
-  private static final float E4 = 0.009618129107628477f;
-  private static final float E5 = 0.0013333558146428443f;
-  private static final float E6 = 1.5403530393381609e-4f;
+  // exp: log2(e); the round-to-nearest constant 1.5 * 2^23 plus the exponent bias 127, so that
+  // the low mantissa bits of t + ROUNDER are n + 127; the coefficients of a degree-5 polynomial
+  // for 2^f on [-1/2, 1/2] (constant term 1, fitted to the least largest relative error)
+  static final float LOG2E = 1.4426950408889634f;
+  private static final float ROUNDER = 12582912f + 127f;
+  private static final float E1 = 0.6931470036506653f;
+  private static final float E2 = 0.24022242426872253f;
+  private static final float E3 = 0.05550733208656311f;
+  private static final float E4 = 0.009671519510447979f;
+  private static final float E5 = 0.001326490775682032f;
 
   /** Query rows per group of the row-mode (decode) microkernels. */
   static final int ROW_GROUP = 4;
@@ -724,10 +724,10 @@ final class Micro {
    * {@code c < cols}, whose row slots {@code [cols, roundUp(cols, L))} the caller has set to
    * {@code -inf}: as {@link #softmax} (same NaN guard), with the keys along the lanes; the row
    * maxima and sums are folded in lane order. {@code tmp} holds at least {@code 2 L + 16}
-   * floats; {@code rows <= 8}.
+   * floats; {@code rows <= 8}. {@code log2}: as for {@link #softmax}.
    */
   static void softmaxRows(Lanes w, int rows, float[] sr, int lds, int cols, float[] m,
-      float[] l, float[] alpha, float[] tmp) {
+      float[] l, float[] alpha, float[] tmp, boolean log2) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int vecs = (cols + n - 1) / n;
@@ -755,7 +755,7 @@ final class Micro {
       FloatVector sum = FloatVector.zero(s);
       for (int v = 0; v < vecs; v++) {
         int at = base + v * n;
-        FloatVector p = exp(FloatVector.fromArray(s, sr, at).sub(ms));
+        FloatVector p = exp2(unit(FloatVector.fromArray(s, sr, at).sub(ms), log2));
         p.intoArray(sr, at);
         sum = sum.add(p);
       }
@@ -770,7 +770,7 @@ final class Micro {
     }
     // rescale factors exp(m_old - m_new), then l = alpha * l_old + sum
     for (int r = 0; r < rows; r += n) {
-      exp(FloatVector.fromArray(s, tmp, ds + r)).intoArray(tmp, ds + r);
+      exp2(unit(FloatVector.fromArray(s, tmp, ds + r), log2)).intoArray(tmp, ds + r);
     }
     for (int r = 0; r < rows; r++) {
       float a = tmp[ds + r];
@@ -905,10 +905,14 @@ final class Micro {
    * {@code -inf}): updates the running max {@code m} and sum {@code l}, overwrites the logits with
    * {@code exp(s - m_new)} and writes the rescale factor {@code exp(m_old - m_new)} to
    * {@code alpha}. NaN guard: a lane whose max is still {@code -inf} subtracts 0 instead, so its
-   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN.
+   * masked entries give exactly 0 and its factor is {@code exp(-inf) = 0}, never NaN. With
+   * {@code log2} the logits, {@code m} and the exponentials are in base 2 ({@code 2^(s - m_new)}).
+   * With {@code raw} the logits come straight from the product, and their infinities are turned
+   * into NaN here (the work of {@link #nanNonFinite}, checked during the max pass); without it
+   * the caller has done that before its masks.
    */
   static void softmax(Lanes w, int nv, float[] st, int cols, float[] m, float[] l,
-      float[] alpha) {
+      float[] alpha, boolean log2, boolean raw) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int br = TILE_VECTORS * n;
@@ -917,28 +921,41 @@ final class Micro {
     for (int v = 0; v < nv; v++) {
       int lo = v * n;
       FloatVector mOld = FloatVector.fromArray(s, m, lo);
-      // running max, two chains
+      // running max, two chains; raw logits are also summed times 0, which is NaN when one of
+      // them is infinite or NaN
       FloatVector mx0 = mOld;
       FloatVector mx1 = ninf;
+      FloatVector bad0 = zero;
+      FloatVector bad1 = zero;
       int c = 0;
       for (; c + 2 <= cols; c += 2) {
         FloatVector x0 = FloatVector.fromArray(s, st, c * br + lo);
         FloatVector x1 = FloatVector.fromArray(s, st, (c + 1) * br + lo);
         mx0 = mx0.blend(x0, x0.compare(VectorOperators.GT, mx0));
         mx1 = mx1.blend(x1, x1.compare(VectorOperators.GT, mx1));
+        if (raw) {
+          bad0 = x0.fma(zero, bad0);
+          bad1 = x1.fma(zero, bad1);
+        }
       }
       if (c < cols) {
         FloatVector x0 = FloatVector.fromArray(s, st, c * br + lo);
         mx0 = mx0.blend(x0, x0.compare(VectorOperators.GT, mx0));
+        if (raw) {
+          bad0 = x0.fma(zero, bad0);
+        }
       }
       FloatVector mNew = mx0.blend(mx1, mx1.compare(VectorOperators.GT, mx0));
+      if (raw && bad0.add(bad1).test(VectorOperators.IS_NAN).anyTrue()) {
+        mNew = nanColumn(s, st, lo, br, cols, m);
+      }
       FloatVector mSafe = mNew.blend(zero, mNew.compare(VectorOperators.EQ, ninf));
-      FloatVector a = exp(mOld.sub(mSafe));
+      FloatVector a = exp2(unit(mOld.sub(mSafe), log2));
       // exp and row sum
       FloatVector sum = zero;
       for (c = 0; c < cols; c++) {
         int at = c * br + lo;
-        FloatVector p = exp(FloatVector.fromArray(s, st, at).sub(mSafe));
+        FloatVector p = exp2(unit(FloatVector.fromArray(s, st, at).sub(mSafe), log2));
         p.intoArray(st, at);
         sum = sum.add(p);
       }
@@ -949,27 +966,60 @@ final class Micro {
   }
 
   /**
-   * {@code e^x} for {@code x <= 0}, {@code -inf} (gives 0) and NaN (gives NaN): {@code 2^n 2^f}
-   * with {@code n = round(x log2 e)} (by the 1.5 * 2^23 trick), {@code |f| <= 1/2} and a degree-6
-   * polynomial for {@code 2^f}; relative error about 1.2e-7, results below {@code 2^-126} flush
-   * to 0. Built from add, multiply and fma only, so the result is bitwise the same in the
-   * interpreter and in every JIT tier (unlike {@code lanewise(EXP)}, whose intrinsic and
-   * fallback round differently), which keeps the kernel deterministic.
+   * The rare path of {@link #softmax} for raw logits that hold a NaN or an infinity: the
+   * infinities of the query vector at {@code lo} become NaN as in {@link #nanNonFinite}, and the
+   * vector's new running max is returned.
    */
+  private static FloatVector nanColumn(VectorSpecies<Float> s, float[] st, int lo, int br,
+      int cols, float[] m) {
+    float[] mx = Arrays.copyOfRange(m, lo, lo + s.length());
+    for (int c = 0; c < cols; c++) {
+      for (int x = 0; x < mx.length; x++) {
+        int at = c * br + lo + x;
+        float y = st[at] * 0f + st[at];
+        st[at] = y;
+        if (y > mx[x]) {
+          mx[x] = y;
+        }
+      }
+    }
+    return FloatVector.fromArray(s, mx, 0);
+  }
+
+  /**
+   * Logit differences in base-2 units: as they are when {@code log2} (the caller folded
+   * {@code log2 e} into the query scale), else times {@code log2 e}.
+   */
+  private static FloatVector unit(FloatVector x, boolean log2) {
+    return log2 ? x : x.mul(LOG2E);
+  }
+
+  /** {@code e^x} for {@code x <= 0}, {@code -inf} and NaN: {@link #exp2} of {@code x log2 e}. */
   static FloatVector exp(FloatVector x) {
-    FloatVector t = x.mul(LOG2E);
+    return exp2(x.mul(LOG2E));
+  }
+
+  /**
+   * {@code 2^t} for {@code t <= 0}, {@code -inf} (gives 0) and NaN (gives NaN): {@code 2^n 2^f}
+   * with {@code n = round(t)} (by the 1.5 * 2^23 trick), {@code |f| <= 1/2} and a degree-5
+   * polynomial for {@code 2^f}; relative error below 1.7e-7, {@code 2^0} exactly 1, results below
+   * {@code 2^-126} flush to 0. Built from add, multiply and fma only, so the result is bitwise
+   * the same in the interpreter and in every JIT tier (unlike {@code lanewise(EXP)}, whose
+   * intrinsic and fallback round differently), which keeps the kernel deterministic.
+   */
+  static FloatVector exp2(FloatVector t) {
     t = t.blend(-127f, t.lt(-127f));
     FloatVector r = t.add(ROUNDER);
     FloatVector f = t.sub(r.sub(ROUNDER));
-    VectorSpecies<Float> s = x.species();
-    FloatVector p = f.fma(E6, E5);
-    p = p.fma(f, FloatVector.broadcast(s, E4));
+    VectorSpecies<Float> s = t.species();
+    FloatVector p = f.fma(E5, E4);
     p = p.fma(f, FloatVector.broadcast(s, E3));
     p = p.fma(f, FloatVector.broadcast(s, E2));
     p = p.fma(f, FloatVector.broadcast(s, E1));
     p = p.fma(f, FloatVector.broadcast(s, 1f));
-    // the low mantissa bits of r hold n; (n + 127) << 23 is the float 2^n (0 for n = -127)
-    FloatVector pow2n = r.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23)
+    // the low mantissa bits of r hold n + 127; shifted into the exponent field they are the
+    // float 2^n (0 for n = -127)
+    FloatVector pow2n = r.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23)
         .reinterpretAsFloats();
     return p.mul(pow2n);
   }
