@@ -167,7 +167,8 @@ public final class SageAttention implements AttentionKernel {
       float scale = (float) options.scale(p.d);
       SageHook hook = new SageHook(variant, !identity, smoothingLogits(p, scale, pool),
           s.qHeads(), s.kvHeads(), s.qLen(), s.kvLen());
-      dense.engine(qd, kd, vd, options).withHook(hook).forwardSplit(pool, out, l, 0);
+      dense.engine(qd, kd, vd, options).withHook(hook, SageVariant.P_TILE)
+          .forwardSplit(pool, out, l, 0);
     }
     finish(p, options, out, l);
   }

@@ -61,8 +61,19 @@ public final class DenseEngine {
   /** {@code ln 2}. */
   private static final double LN2 = Math.log(2);
 
-  /** Keys per key tile. */
-  static final int KEY_TILE = 128;
+  /**
+   * Keys per key tile. On the project's machine (Intel Xeon, 48 KiB L1d) 64 keys ran 2-6 %
+   * faster than 128 at D = 64 and 128 and 6-8 % faster on causal tiles, and 32 or 96 no faster
+   * than 64 (docs/BENCHMARKS.md).
+   */
+  static final int KEY_TILE = 64;
+
+  /**
+   * Keys per key tile of query tiles of at most {@link #ROW_MODE_MAX} rows (decoding), whose
+   * per-tile work (the row sums and maxima folded across lanes, a run of codes) wants longer
+   * tiles: 64 keys made the INT8 cache decode 12 % slower than 128.
+   */
+  static final int ROW_KEY_TILE = 128;
 
   /** Automatic split-KV only below this many query tiles. */
   static final int SPLIT_MAX_ITEMS = 32;
@@ -108,6 +119,8 @@ public final class DenseEngine {
   private final Lanes lanes;
   private final int br;
   private final int bc;
+  /** Keys per key tile in row mode ({@link #ROW_KEY_TILE}, or the hook's tile length). */
+  private final int bcRows;
   private final AttentionShape shape;
   private final int group;
   private final Tensor q;
@@ -148,6 +161,11 @@ public final class DenseEngine {
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
       AttentionOptions options, TileHook hook) {
+    this(lanes, shape, q, kRows, vRows, options, hook, KEY_TILE, ROW_KEY_TILE);
+  }
+
+  private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
+      AttentionOptions options, TileHook hook, int keyTile, int rowKeyTile) {
     this.hook = hook;
     this.lanes = lanes;
     this.br = Micro.TILE_VECTORS * lanes.species().length();
@@ -155,7 +173,8 @@ public final class DenseEngine {
     for (int e = 0; e < stride.length; e++) {
       stride[e] = e * br;
     }
-    this.bc = KEY_TILE;
+    this.bc = keyTile;
+    this.bcRows = rowKeyTile;
     this.shape = shape;
     this.group = shape.groupSize();
     this.q = q;
@@ -232,7 +251,24 @@ public final class DenseEngine {
    * transformed before {@code P V}, such as quantized P); null for none. The same call otherwise.
    */
   public DenseEngine withHook(TileHook hook) {
-    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook);
+    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, bc, bcRows);
+  }
+
+  /**
+   * {@link #withHook(TileHook)} with key tiles of {@code keyTile} keys instead of
+   * {@value #KEY_TILE} ({@value #ROW_KEY_TILE} for decoding), for a hook whose work is defined per tile of a given length (P quantized
+   * per 128-key tile, for example): the hook then sees tiles that start at multiples of
+   * {@code keyTile} and are that long, except where a tile list, the key length or a page end
+   * cuts them.
+   *
+   * @throws IllegalArgumentException unless {@code keyTile} is a positive multiple of 16
+   */
+  public DenseEngine withHook(TileHook hook, int keyTile) {
+    if (keyTile <= 0 || keyTile % 16 != 0) {
+      throw new IllegalArgumentException("keyTile must be a positive multiple of 16, got "
+          + keyTile);
+    }
+    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, keyTile, keyTile);
   }
 
   /**
@@ -342,9 +378,17 @@ public final class DenseEngine {
     return br;
   }
 
-  /** Keys per key tile of the dense schedule (longer ranges are split into tiles this long). */
+  /**
+   * Keys per key tile of the dense schedule of query tiles of more than {@value #ROW_MODE_MAX}
+   * rows (longer ranges are split into tiles this long).
+   */
   public int keyTile() {
     return bc;
+  }
+
+  /** Keys per key tile of a query tile of {@code rows} packed rows. */
+  private int keyTile(int rows) {
+    return rowModeOk && rows <= ROW_MODE_MAX ? bcRows : bc;
   }
 
   /** Packed query rows per (batch, KV head): {@code (Hq / Hkv) * Sq}. */
@@ -387,9 +431,10 @@ public final class DenseEngine {
         lo = Math.max(lo, iMin + diag - bandPart.left());
       }
     }
-    for (long j = lo; j < hi; j += bc) {
+    int step = keyTile(p1 - p0);
+    for (long j = lo; j < hi; j += step) {
       int j0 = (int) j;
-      int j1 = (int) Math.min(j + bc, hi);
+      int j1 = (int) Math.min(j + step, hi);
       TileClass c = mask == null ? TileClass.FULL : classify(b, g, p0, p1, j0, j1, diag);
       into.add(j0, j1, c);
     }
@@ -475,7 +520,7 @@ public final class DenseEngine {
       return 0;
     }
     int len = (sk + chunks - 1) / chunks;
-    return (len + bc - 1) / bc * bc;
+    return (len + bcRows - 1) / bcRows * bcRows;
   }
 
   /**
@@ -776,7 +821,7 @@ public final class DenseEngine {
     int d = shape.headDim();
     int dv = shape.valueDim();
     int n = lanes.species().length();
-    s.ensure(br, bc, d, dv, n);
+    s.ensure(br, Math.max(bc, bcRows), d, dv, n);
     int rows = p1 - p0;
     boolean rowMode = rowModeOk && rows <= ROW_MODE_MAX;
     s.rowMode = rowMode;
@@ -789,7 +834,7 @@ public final class DenseEngine {
     if (rowMode) {
       packRows(s, b, rows, d);
       Arrays.fill(s.or, 0, Micro.rowGroups(rows) * Micro.ROW_GROUP * dv, 0f);
-      Arrays.fill(s.st, 0, bc * br, 0f);
+      Arrays.fill(s.st, 0, bcRows * br, 0f);
     } else {
       packQueries(s, b, rows, d);
       Arrays.fill(s.ot, 0, dv * br, 0f);
@@ -800,11 +845,12 @@ public final class DenseEngine {
     long diag = options.diagonal(b, shape.qLen(), shape.kvLen());
     // FULL tiles of a call without hook or logit modifiers take the row-major decode path
     boolean rowPlain = rowMode && plain;
+    int step = rowMode ? bcRows : bc;
     for (int t = 0; t < tiles.size(); t++) {
       int end = Math.min(tiles.end(t), kvLen);
       boolean partial = !tiles.isFull(t) && mask != null;
       for (int j0 = tiles.start(t), j1; j0 < end; j0 = j1) {
-        j1 = kRows.cut(b, j0, Math.min(j0 + bc, end));
+        j1 = kRows.cut(b, j0, Math.min(j0 + step, end));
         j1 = vRows.cut(b, j0, j1);
         if (rowPlain && !partial) {
           rowTile(s, rows, b, g, j0, j1);
@@ -841,7 +887,7 @@ public final class DenseEngine {
     // (SUB_KEYS floats, a run of codes) is first brought in by a tight loop, then used while it
     // is in L1
     boolean touch = touchRows && (codes != null || kRows.inPlace() && vRows.inPlace());
-    // S = Q K^T, row-major sr[r * bc + c] (codes: times the key scales)
+    // S = Q K^T, row-major sr[r * bcRows + c] (codes: times the key scales)
     int step = kRows.inPlace() && !touch ? cols : SUB_KEYS;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
       if (codes != null) {
@@ -852,24 +898,24 @@ public final class DenseEngine {
         int kk = fp8 && Micro.hasFp8NaN(lanes, run.codes, run.offset, run.stride, d, m)
             ? Micro.FP8_NAN : kind;
         Micro.scoresRowMajor(lanes, groups, null, run.codes, kk, run.offset, run.stride, m,
-            s.qr, d, sr, c0, bc, s.red);
-        Micro.scaleKeys(lanes, rows, sr, c0, bc, m, run.scales, run.scaleOffset);
+            s.qr, d, sr, c0, bcRows, s.red);
+        Micro.scaleKeys(lanes, rows, sr, c0, bcRows, m, run.scales, run.scaleOffset);
       } else {
         m = Math.min(step, cols - c0);
         float[] ka = kRows.locate(b, g, j0 + c0, m, d, s.kbuf, s);
         if (touch) {
           s.touched += Micro.touch(ka, s.at, s.ld, d, m);
         }
-        Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bc, s.red);
+        Micro.scoresRowMajor(lanes, groups, ka, s.at, s.ld, m, s.qr, d, sr, c0, bcRows, s.red);
       }
     }
     // infinite logits to NaN, then pad each row to whole vectors with -inf (weight 0)
     int end = (cols + n - 1) / n * n;
     for (int r = 0; r < rows; r++) {
-      Micro.nanNonFinite(lanes, sr, r * bc, cols);
-      Arrays.fill(sr, r * bc + cols, r * bc + end, Float.NEGATIVE_INFINITY);
+      Micro.nanNonFinite(lanes, sr, r * bcRows, cols);
+      Arrays.fill(sr, r * bcRows + cols, r * bcRows + end, Float.NEGATIVE_INFINITY);
     }
-    Micro.softmaxRows(lanes, rows, sr, bc, cols, s.m, s.l, s.alpha, s.tmp, s.log2);
+    Micro.softmaxRows(lanes, rows, sr, bcRows, cols, s.m, s.l, s.alpha, s.tmp, s.log2);
     // O = diag(alpha) O + P V; the rescale goes with the first block of keys (codes: the
     // channel scales once per run)
     step = vRows.inPlace() && !touch ? cols : SUB_KEYS;
@@ -883,14 +929,14 @@ public final class DenseEngine {
         int kv = fp8 && Micro.hasFp8NaN(lanes, run.codes, run.offset, run.stride, dv, m)
             ? Micro.FP8_NAN : kind;
         Micro.valuesRowsCodes(lanes, groups, run.codes, kv, run.offset, run.stride, m, sr, c0,
-            bc, 1, s.or, dv, alpha, run.scales, run.scaleOffset);
+            bcRows, 1, s.or, dv, alpha, run.scales, run.scaleOffset);
       } else {
         m = Math.min(step, cols - c0);
         float[] va = vRows.locate(b, g, j0 + c0, m, dv, s.vbuf, s);
         if (touch) {
           s.touched += Micro.touch(va, s.at, s.ld, dv, m);
         }
-        Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bc, 1, s.or, dv, alpha);
+        Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bcRows, 1, s.or, dv, alpha);
       }
     }
   }
@@ -1114,7 +1160,7 @@ public final class DenseEngine {
   private void guardedValues(Scratch s, int nv, int rows, int b, int g, int j0, int cols,
       float[] va, int vo, int ldv) {
     int dv = shape.valueDim();
-    s.ensureGuard(br, bc, dv);
+    s.ensureGuard(br, Math.max(bc, bcRows), dv);
     if (va != s.vbuf) {
       for (int c = 0; c < cols; c++) {
         System.arraycopy(va, vo + c * ldv, s.vbuf, c * dv, dv);

@@ -10,7 +10,11 @@ import dev.attention4j.core.DType;
 import dev.attention4j.core.LseMerge;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.core.TileClass;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ForkJoinPool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -97,12 +101,58 @@ class DenseEngineTest {
         AttentionOptions.builder().causal(true).build());
     KeyTiles tiles = new KeyTiles();
     engine.schedule(0, 0, 200, 248, 0, 512, tiles);
-    // keys 0..247 visible to some row: [0, 128) full, [128, 248) partial (clipped), nothing after
-    assertEquals(2, tiles.size(), tiles.toString());
-    assertEquals(true, tiles.isFull(0));
-    assertEquals(false, tiles.isFull(1));
-    assertEquals(248, tiles.end(1));
+    // keys 0..247 visible to some row: the tiles that end by key 201 full (row 200 sees keys
+    // 0..200), then partial ones up to 248 (the last clipped), nothing after
+    int t = DenseEngine.KEY_TILE;
+    int full = 201 / t;
+    int partial = (248 - full * t + t - 1) / t;
+    assertEquals(full + partial, tiles.size(), tiles.toString());
+    for (int i = 0; i < full + partial; i++) {
+      assertEquals(i < full, tiles.isFull(i), "tile " + i + ": " + tiles);
+      assertEquals(i * t, tiles.start(i), "tile " + i + ": " + tiles);
+      assertEquals(Math.min(248, (i + 1) * t), tiles.end(i), "tile " + i + ": " + tiles);
+    }
     assertThrows(IllegalArgumentException.class, () -> engine.attend(0, 0, 0, 49, tiles, q, null));
     assertThrows(IllegalArgumentException.class, () -> tiles.add(5, 4, TileClass.FULL));
+  }
+
+  /** A hook sees tiles of the length it asks for, at multiples of it, and the rest is exact. */
+  @ParameterizedTest(name = "key tile {0}")
+  @ValueSource(ints = {16, 64, 128, 160})
+  void hookKeyTileSetsTheTilesItSees(int keyTile) {
+    SplittableRandom rnd = new SplittableRandom(keyTile);
+    int sk = 300;
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 2, 20, 16);
+    Tensor k = Support.gaussian(rnd, DType.F32, 1, 1, 2, sk, 16);
+    Tensor v = Support.gaussian(rnd, DType.F32, 1, 1, 2, sk, 16);
+    Set<String> seen = ConcurrentHashMap.newKeySet();
+    TileHook hook = new TileHook() {
+      @Override
+      public void logits(int b, int g, int p0, int rows, int j0, int cols, float[] st, int ld) {
+        seen.add(j0 + "+" + cols);
+      }
+    };
+    DenseEngine engine = DenseEngine.of(0, q, k, v, AttentionOptions.defaults());
+    Tensor out = Tensor.zeros(DType.F32, 1, 2, 20, 16);
+    Tensor lse = Tensor.zeros(DType.F32, 1, 2, 20);
+    engine.withHook(hook, keyTile).forwardSplit(ForkJoinPool.commonPool(), out, lse, 0);
+    Set<String> expected = new HashSet<>();
+    for (int j0 = 0; j0 < sk; j0 += keyTile) {
+      expected.add(j0 + "+" + Math.min(keyTile, sk - j0));
+    }
+    assertEquals(expected, seen);
+    Support.assertClose(Support.reference(q, k, v, AttentionOptions.defaults()),
+        new AttentionResult(out, lse), "key tile " + keyTile);
+  }
+
+  @Test
+  void hookKeyTileMustBeAPositiveMultipleOf16() {
+    Tensor q = Tensor.zeros(DType.F32, 1, 1, 4, 8);
+    DenseEngine engine = DenseEngine.of(0, q, q, q, AttentionOptions.defaults());
+    for (int bad : new int[] {0, -16, 24}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> engine.withHook(null, bad));
+      assertEquals("keyTile must be a positive multiple of 16, got " + bad, e.getMessage());
+    }
   }
 }
