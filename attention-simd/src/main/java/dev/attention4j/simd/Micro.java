@@ -28,8 +28,9 @@ final class Micro {
 
   // exp: log2(e); the round-to-nearest constant 1.5 * 2^23 plus the exponent bias 127, so that
   // the low mantissa bits of t + ROUNDER are n + 127; the coefficients of a degree-5 polynomial
-  // for 2^f on [-1/2, 1/2] (constant term 1, fitted to the least largest relative error)
-  static final float LOG2E = 1.4426950408889634f;
+  // for 2^f on [-1/2, 1/2] (constant term 1, fitted to minimise the largest relative error by
+  // attention-simd/src/test/resources/exp2-poly/fit.py)
+  private static final float LOG2E = 1.4426950408889634f;
   private static final float ROUNDER = 12582912f + 127f;
   private static final float E1 = 0.6931470036506653f;
   private static final float E2 = 0.24022242426872253f;
