@@ -256,10 +256,10 @@ public final class DenseEngine {
 
   /**
    * {@link #withHook(TileHook)} with key tiles of {@code keyTile} keys instead of
-   * {@value #KEY_TILE} ({@value #ROW_KEY_TILE} for decoding), for a hook whose work is defined per tile of a given length (P quantized
-   * per 128-key tile, for example): the hook then sees tiles that start at multiples of
-   * {@code keyTile} and are that long, except where a tile list, the key length or a page end
-   * cuts them.
+   * {@value #KEY_TILE} ({@value #ROW_KEY_TILE} for decoding), for a hook whose work is defined
+   * per tile of a given length (P quantized per 128-key tile, for example): the hook then sees
+   * tiles that start at multiples of {@code keyTile} and are that long, except where a tile
+   * list, the key length or a page end cuts them.
    *
    * @throws IllegalArgumentException unless {@code keyTile} is a positive multiple of 16
    */
