@@ -797,21 +797,29 @@ public final class DenseEngine {
     int dv = shape.valueDim();
     boolean rowMode = s.rowMode;
     float[] acc = rowMode ? s.or : s.ot;
-    float[] kept = acc.clone();
-    float[] m = s.m.clone();
-    float[] l = s.l.clone();
+    int size = rowMode ? Micro.rowGroups(rows) * Micro.ROW_GROUP * dv : dv * br;
+    if (s.keptAcc.length < size) {
+      s.keptAcc = new float[size];
+    }
+    if (s.keptM.length < rows) {
+      s.keptM = new float[br];
+      s.keptL = new float[br];
+    }
+    System.arraycopy(acc, 0, s.keptAcc, 0, size);
+    System.arraycopy(s.m, 0, s.keptM, 0, rows);
+    System.arraycopy(s.l, 0, s.keptL, 0, rows);
     s.log2 = false;
     computeIn(s, b, g, p0, p1, tiles);
     for (int r = 0; r < rows; r++) {
-      if (Float.isNaN(l[r])) {
+      if (Float.isNaN(s.keptL[r])) {
         s.rowLog2[r] = false;
         continue;
       }
-      s.m[r] = m[r];
-      s.l[r] = l[r];
+      s.m[r] = s.keptM[r];
+      s.l[r] = s.keptL[r];
       for (int e = 0; e < dv; e++) {
         int at = rowMode ? r * dv + e : e * br + r;
-        acc[at] = kept[at];
+        acc[at] = s.keptAcc[at];
       }
     }
   }
@@ -1507,6 +1515,10 @@ public final class DenseEngine {
     boolean log2;
     /** Whether each row's running maximum is in base 2, after {@link DenseEngine#compute}. */
     boolean[] rowLog2 = new boolean[0];
+    /** A query tile's first result while {@link DenseEngine#recompute} computes it again. */
+    float[] keptAcc = new float[0];
+    float[] keptM = new float[0];
+    float[] keptL = new float[0];
     float[] qt = new float[0];
     float[] st = new float[0];
     float[] ot = new float[0];

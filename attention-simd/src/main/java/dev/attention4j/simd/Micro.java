@@ -948,7 +948,7 @@ final class Micro {
       }
       FloatVector mNew = mx0.blend(mx1, mx1.compare(VectorOperators.GT, mx0));
       if (raw && bad0.add(bad1).test(VectorOperators.IS_NAN).anyTrue()) {
-        mNew = nanColumn(s, st, lo, br, cols, m);
+        mNew = nanColumn(s, st, lo, br, cols, m, alpha);
       }
       FloatVector mSafe = mNew.blend(zero, mNew.compare(VectorOperators.EQ, ninf));
       FloatVector a = exp2(unit(mOld.sub(mSafe), log2));
@@ -969,22 +969,24 @@ final class Micro {
   /**
    * The rare path of {@link #softmax} for raw logits that hold a NaN or an infinity: the
    * infinities of the query vector at {@code lo} become NaN as in {@link #nanNonFinite}, and the
-   * vector's new running max is returned.
+   * vector's new running max is returned. {@code tmp[lo ..)} serves as scratch (the softmax writes
+   * its {@code alpha} there afterwards).
    */
   private static FloatVector nanColumn(VectorSpecies<Float> s, float[] st, int lo, int br,
-      int cols, float[] m) {
-    float[] mx = Arrays.copyOfRange(m, lo, lo + s.length());
+      int cols, float[] m, float[] tmp) {
+    int n = s.length();
+    System.arraycopy(m, lo, tmp, lo, n);
     for (int c = 0; c < cols; c++) {
-      for (int x = 0; x < mx.length; x++) {
+      for (int x = 0; x < n; x++) {
         int at = c * br + lo + x;
         float y = st[at] * 0f + st[at];
         st[at] = y;
-        if (y > mx[x]) {
-          mx[x] = y;
+        if (y > tmp[lo + x]) {
+          tmp[lo + x] = y;
         }
       }
     }
-    return FloatVector.fromArray(s, mx, 0);
+    return FloatVector.fromArray(s, tmp, lo);
   }
 
   /**

@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ForkJoinPool;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The engine's external entry points: caller-chosen key tiles and partial key ranges. */
@@ -116,13 +117,16 @@ class DenseEngineTest {
     assertThrows(IllegalArgumentException.class, () -> tiles.add(5, 4, TileClass.FULL));
   }
 
-  /** A hook sees tiles of the length it asks for, at multiples of it, and the rest is exact. */
-  @ParameterizedTest(name = "key tile {0}")
-  @ValueSource(ints = {16, 64, 128, 160})
-  void hookKeyTileSetsTheTilesItSees(int keyTile) {
+  /**
+   * A hook sees tiles of the length it asks for, at multiples of it, and the rest is exact: for
+   * query tiles of many rows and of the few rows of decoding (row mode).
+   */
+  @ParameterizedTest(name = "key tile {0}, Sq {1}")
+  @CsvSource({"16, 20", "64, 20", "128, 20", "160, 20", "16, 1", "64, 1", "160, 1"})
+  void hookKeyTileSetsTheTilesItSees(int keyTile, int sq) {
     SplittableRandom rnd = new SplittableRandom(keyTile);
     int sk = 300;
-    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 2, 20, 16);
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 2, sq, 16);
     Tensor k = Support.gaussian(rnd, DType.F32, 1, 1, 2, sk, 16);
     Tensor v = Support.gaussian(rnd, DType.F32, 1, 1, 2, sk, 16);
     Set<String> seen = ConcurrentHashMap.newKeySet();
@@ -133,8 +137,8 @@ class DenseEngineTest {
       }
     };
     DenseEngine engine = DenseEngine.of(0, q, k, v, AttentionOptions.defaults());
-    Tensor out = Tensor.zeros(DType.F32, 1, 2, 20, 16);
-    Tensor lse = Tensor.zeros(DType.F32, 1, 2, 20);
+    Tensor out = Tensor.zeros(DType.F32, 1, 2, sq, 16);
+    Tensor lse = Tensor.zeros(DType.F32, 1, 2, sq);
     engine.withHook(hook, keyTile).forwardSplit(ForkJoinPool.commonPool(), out, lse, 0);
     Set<String> expected = new HashSet<>();
     for (int j0 = 0; j0 < sk; j0 += keyTile) {
@@ -142,7 +146,7 @@ class DenseEngineTest {
     }
     assertEquals(expected, seen);
     Support.assertClose(Support.reference(q, k, v, AttentionOptions.defaults()),
-        new AttentionResult(out, lse), "key tile " + keyTile);
+        new AttentionResult(out, lse), "key tile " + keyTile + ", Sq " + sq);
   }
 
   @Test
