@@ -1182,15 +1182,15 @@ final class Micro {
 
   /**
    * Reads one float of every 64-byte line of {@code rows} rows of {@code w} floats at
-   * {@code a[off + r * ld]} and returns their sum, which means nothing (the caller keeps it so
+   * {@code a[off + r * ld]} and returns the sum of their bits, which means nothing (the caller keeps it so
    * that the loads stay). A tight loop of independent loads brings rows from memory at about the
    * rate of a plain streaming read (15.5 GB/s on one core here), where the arithmetic reading the
    * same lines as it goes draws about 11. Contiguous rows are read as four interleaved streams
    * (the run's quarters), which the hardware prefetchers serve faster than one or two.
    */
-  static float touch(float[] a, int off, int ld, int w, int rows) {
+  static int touch(float[] a, int off, int ld, int w, int rows) {
     if (ld != w) {
-      float t = 0f;
+      int t = 0;
       for (int r = 0; r < rows; r++) {
         t += touch(a, off + r * ld, w);
       }
@@ -1198,15 +1198,16 @@ final class Micro {
     }
     int len = rows * w;
     int quarter = len / 64 * 16;
-    float s0 = 0f;
-    float s1 = 0f;
-    float s2 = 0f;
-    float s3 = 0f;
+    // integer sums of the bits: one-cycle adds, so that lines already in cache cost one load each
+    int s0 = 0;
+    int s1 = 0;
+    int s2 = 0;
+    int s3 = 0;
     for (int e = 0; e < quarter; e += 16) {
-      s0 += a[off + e];
-      s1 += a[off + quarter + e];
-      s2 += a[off + 2 * quarter + e];
-      s3 += a[off + 3 * quarter + e];
+      s0 += Float.floatToRawIntBits(a[off + e]);
+      s1 += Float.floatToRawIntBits(a[off + quarter + e]);
+      s2 += Float.floatToRawIntBits(a[off + 2 * quarter + e]);
+      s3 += Float.floatToRawIntBits(a[off + 3 * quarter + e]);
     }
     return s0 + s1 + s2 + s3 + touch(a, off + 4 * quarter, len - 4 * quarter);
   }
@@ -1245,10 +1246,10 @@ final class Micro {
   }
 
   /** One float of every 64-byte line of {@code a[from .. from + n)} (nothing for {@code n <= 0}). */
-  private static float touch(float[] a, int from, int n) {
-    float t = 0f;
+  private static int touch(float[] a, int from, int n) {
+    int t = 0;
     for (int i = 0; i < n; i += 16) {
-      t += a[from + i];
+      t += Float.floatToRawIntBits(a[from + i]);
     }
     return t;
   }
@@ -1283,6 +1284,35 @@ final class Micro {
     }
     Arrays.fill(a, off, off + n, Float.NaN);
     return false;
+  }
+
+  /**
+   * Which output rows of a transposed tile come out non-finite: {@code bad[r]} is NaN when some
+   * {@code ot[e * br + r] * (1 / l[r])} ({@code e < dv}) is NaN or infinite, else 0. Those are
+   * exactly the products that {@link #unpackRow} writes, checked for all lanes of a query vector
+   * at once (a row at a time would be a chain of {@code dv / n} multiply-adds and a reduction).
+   */
+  static void unfiniteRows(Lanes w, int nv, float[] ot, int dv, float[] l, float[] bad) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int br = TILE_VECTORS * n;
+    FloatVector zero = FloatVector.zero(s);
+    FloatVector one = FloatVector.broadcast(s, 1f);
+    for (int v = 0; v < nv; v++) {
+      FloatVector inv = one.div(FloatVector.fromArray(s, l, v * n));
+      // x * 0 is 0 for finite x and NaN for NaN or an infinity; two chains
+      FloatVector a0 = zero;
+      FloatVector a1 = zero;
+      int e = 0;
+      for (; e + 2 <= dv; e += 2) {
+        a0 = FloatVector.fromArray(s, ot, e * br + v * n).mul(inv).fma(zero, a0);
+        a1 = FloatVector.fromArray(s, ot, (e + 1) * br + v * n).mul(inv).fma(zero, a1);
+      }
+      if (e < dv) {
+        a0 = FloatVector.fromArray(s, ot, e * br + v * n).mul(inv).fma(zero, a0);
+      }
+      a0.add(a1).intoArray(bad, v * n);
+    }
   }
 
   /** True when {@code rows} rows of {@code width} floats (row stride {@code ld}) are all finite. */
