@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
@@ -267,17 +268,26 @@ class ConcurrencyStressTest {
     }
   }
 
-  /** A big call cancelled while it runs: the pool finishes it and stays usable. */
+  /**
+   * A big call cancelled once it has started: it ends cancelled, and the pool finishes the work
+   * already handed out and stays usable. The call is cancelled as soon as it has started, and it
+   * takes about a third of a second on two cores, so it is still running then (a fixed sleep
+   * before cancelling let the call finish first on a busy machine).
+   */
   @Test
   void cancelledCallLeavesThePoolUsable() throws Exception {
     Random rng = new Random(SEED + 1);
-    Tensor q = g(rng, 1, 8, 1536, 64);
-    Tensor k = g(rng, 1, 8, 1536, 64);
+    Tensor q = g(rng, 1, 16, 4096, 64);
+    Tensor k = g(rng, 1, 16, 4096, 64);
     SimdAttention simd = new SimdAttention(shared);
     AttentionOptions o = AttentionOptions.builder().build();
-    ForkJoinTask<AttentionResult> big = shared.submit(() -> simd.forward(q, k, k, o));
-    Thread.sleep(20);
-    big.cancel(true);
+    CountDownLatch started = new CountDownLatch(1);
+    ForkJoinTask<AttentionResult> big = shared.submit(() -> {
+      started.countDown();
+      return simd.forward(q, k, k, o);
+    });
+    assertTrue(started.await(1, TimeUnit.MINUTES), "the call starts");
+    assertTrue(big.cancel(true), "the call is still running when cancelled");
     assertThrows(CancellationException.class, big::join);
     assertTrue(shared.awaitQuiescence(5, TimeUnit.MINUTES), "pool quiesces");
     assertFalse(shared.isShutdown());
