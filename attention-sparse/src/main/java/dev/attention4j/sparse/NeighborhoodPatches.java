@@ -58,6 +58,8 @@ final class NeighborhoodPatches {
   final KeyTiles[] keys;
   /** The neighborhood predicate in permuted positions (queries and keys alike). */
   final BoxMask mask;
+  /** Keys visited by all query tiles together, per token (1 would be every key visited once). */
+  final double visitsPerKey;
 
   private final int n;
   private final int[] grid;
@@ -142,6 +144,13 @@ final class NeighborhoodPatches {
     }
     starts[tileStarts.size()] = pos;
     this.keys = tileKeys.toArray(new KeyTiles[0]);
+    long visited = 0;
+    for (KeyTiles t : keys) {
+      for (int r = 0; r < t.size(); r++) {
+        visited += t.end(r) - t.start(r);
+      }
+    }
+    this.visitsPerKey = (double) visited / order.length;
   }
 
   /** The grid box {@code [p0, p1)} of patch {@code id} (row-major over the patch coordinates). */

@@ -82,10 +82,44 @@ class NeighborhoodTest {
             new int[] {1, 2}, new int[] {1, 2}, new boolean[] {true, false}),
         Arguments.of("2-D wide lines (tiles inside lines)", new int[] {5, 130}, new int[] {3, 11},
             new int[] {1}, new int[] {1}, new boolean[] {false}),
+        Arguments.of("2-D windows, stride = kernel (Swin)", new int[] {16, 24}, new int[] {8},
+            new int[] {8}, new int[] {1}, new boolean[] {false}),
         Arguments.of("3-D", new int[] {5, 6, 7}, new int[] {3, 4, 3}, new int[] {1, 2, 3},
             new int[] {1, 1, 2}, new boolean[] {false, true, false}),
         Arguments.of("3-D causal time", new int[] {4, 8, 8}, new int[] {2, 3, 3},
             new int[] {2, 1, 1}, new int[] {1, 2, 2}, new boolean[] {true, false, false}));
+  }
+
+  /**
+   * The cases above run both ways of reading K and V on the permuted path: through the token
+   * order a key tile at a time (plans that visit each key only a few times, like Swin windows)
+   * and from scratch copies in the plan's order (dense neighborhoods).
+   */
+  @Test
+  void theCasesCoverBothWaysOfReadingKeys() {
+    int through = 0;
+    int copied = 0;
+    for (Arguments a : cases().toList()) {
+      Object[] x = a.get();
+      Neighborhood nb = Neighborhood.of((int[]) x[1], (int[]) x[2], (int[]) x[3], (int[]) x[4],
+          (boolean[]) x[5]);
+      double visits = new NeighborhoodPatches(nb, 48).visitsPerKey;
+      assertTrue(visits >= 1, x[0] + ": every key is visited at least once, got " + visits);
+      if (visits <= NeighborhoodAttention.GATHER_MAX_VISITS) {
+        through++;
+      } else {
+        copied++;
+      }
+    }
+    assertTrue(through > 0 && copied > 0, through + " cases read keys through the order, "
+        + copied + " from copies");
+    Neighborhood swin = Neighborhood.of(new int[] {64, 64}, new int[] {8}, new int[] {8},
+        new int[] {1}, new boolean[] {false});
+    assertTrue(new NeighborhoodPatches(swin, 48).visitsPerKey
+        <= NeighborhoodAttention.GATHER_MAX_VISITS);
+    Neighborhood dense = Neighborhood.of(new int[] {64, 64}, 13);
+    assertTrue(new NeighborhoodPatches(dense, 48).visitsPerKey
+        > NeighborhoodAttention.GATHER_MAX_VISITS);
   }
 
   @ParameterizedTest(name = "{0}")
