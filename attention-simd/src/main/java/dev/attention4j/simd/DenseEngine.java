@@ -182,6 +182,8 @@ public final class DenseEngine {
   /** Whether short tile-mode query tiles touch their K and V rows first ({@link #TOUCH_MAX_KEYS}). */
   private final boolean touchTiles;
   private final TileHook hook;
+  /** The storage row of each query position ({@link #withQueryOrder}), or null for the same. */
+  private final int[] queryOrder;
   /** This engine's identity in the threads' scratch (the finite-values memo), never reused. */
   private final long callId = CALLS.incrementAndGet();
   /** {@code {0, br, 2 br, ...}}: a gather down one column of a transposed tile. */
@@ -189,12 +191,13 @@ public final class DenseEngine {
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
       AttentionOptions options, TileHook hook) {
-    this(lanes, shape, q, kRows, vRows, options, hook, KEY_TILE, ROW_KEY_TILE);
+    this(lanes, shape, q, kRows, vRows, options, hook, KEY_TILE, ROW_KEY_TILE, null);
   }
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
-      AttentionOptions options, TileHook hook, int keyTile, int rowKeyTile) {
+      AttentionOptions options, TileHook hook, int keyTile, int rowKeyTile, int[] queryOrder) {
     this.hook = hook;
+    this.queryOrder = queryOrder;
     this.lanes = lanes;
     this.br = Micro.TILE_VECTORS * lanes.species().length();
     this.stride = new int[lanes.species().length()];
@@ -281,7 +284,8 @@ public final class DenseEngine {
    * transformed before {@code P V}, such as quantized P); null for none. The same call otherwise.
    */
   public DenseEngine withHook(TileHook hook) {
-    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, bc, bcRows);
+    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, bc, bcRows,
+        queryOrder);
   }
 
   /**
@@ -298,8 +302,37 @@ public final class DenseEngine {
       throw new IllegalArgumentException("keyTile must be a positive multiple of 16, got "
           + keyTile);
     }
-    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, keyTile, keyTile);
+    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, keyTile, keyTile,
+        queryOrder);
   }
+  /**
+   * This engine with its query rows stored in another token order: query position {@code i} of
+   * every tile (the positions that masks, key tiles and {@link #attend} use) is read from row
+   * {@code order[i]} of Q, and its output and LSE go to row {@code order[i]} of O and LSE. For
+   * kernels that tile a permuted token order over Q and O in the caller's order (neighborhood
+   * attention on a permuted grid), without copying them. The same call otherwise; null for the
+   * identity.
+   *
+   * @throws IllegalArgumentException if {@code order} does not have {@code Sq} entries, each in
+   *     {@code [0, Sq)}
+   */
+  public DenseEngine withQueryOrder(int[] order) {
+    if (order != null) {
+      int sq = shape.qLen();
+      if (order.length != sq) {
+        throw new IllegalArgumentException("query order has " + order.length
+            + " entries, Sq = " + sq);
+      }
+      for (int i = 0; i < sq; i++) {
+        if (order[i] < 0 || order[i] >= sq) {
+          throw new IllegalArgumentException("query order[" + i + "] = " + order[i]
+              + " is outside [0, " + sq + ")");
+        }
+      }
+    }
+    return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, bc, bcRows, order);
+  }
+
 
   /**
    * An engine that reads K and V straight from the pages of {@code cache}: batch {@code b} reads
@@ -746,7 +779,7 @@ public final class DenseEngine {
         l = LseMerge.mergeRow(acc, 0, l, po, (row0 + c) * dv, pl[row0 + c], acc, 0, dv);
       }
       int h = g * group + p / sq;
-      int i = p % sq;
+      int i = queryRow(p % sq);
       long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
       long s3 = out.stride(3);
       for (int e = 0; e < dv; e++) {
@@ -900,6 +933,11 @@ public final class DenseEngine {
     }
   }
 
+  /** The storage row of query position {@code i} ({@link #withQueryOrder}). */
+  private int queryRow(int i) {
+    return queryOrder == null ? i : queryOrder[i];
+  }
+
   /** The keys that {@code tiles} visit below {@code kvLen}. */
   private static int visited(KeyTiles tiles, int kvLen) {
     int keys = 0;
@@ -1042,7 +1080,7 @@ public final class DenseEngine {
     if (q.dtype() == DType.F32 && q.stride(3) == 1) {
       for (int r = 0; r < br; r++) {
         s.rowOff[r] = r < rows ? (int) (q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
-            + s.laneI[r] * q.stride(2)) : 0;
+            + queryRow(s.laneI[r]) * q.stride(2)) : 0;
       }
       if (s.touchTile) {
         for (int r = 0; r < rows; r++) {
@@ -1056,7 +1094,7 @@ public final class DenseEngine {
     float[] row = s.row;
     for (int r = 0; r < rows; r++) {
       long base = q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
-          + s.laneI[r] * q.stride(2);
+          + queryRow(s.laneI[r]) * q.stride(2);
       readRow(q, base, d, row, 0);
       for (int e = 0; e < d; e++) {
         qt[e * br + r] = (s.log2 ? scale2 : scale) * row[e];
@@ -1075,7 +1113,7 @@ public final class DenseEngine {
     float[] qr = s.qr;
     for (int r = 0; r < rows; r++) {
       long base = q.offset() + b * q.stride(0) + s.laneH[r] * q.stride(1)
-          + s.laneI[r] * q.stride(2);
+          + queryRow(s.laneI[r]) * q.stride(2);
       readRow(q, base, d, qr, r * d);
       for (int e = 0; e < d; e++) {
         qr[r * d + e] *= s.log2 ? scale2 : scale;
@@ -1275,7 +1313,7 @@ public final class DenseEngine {
     }
     for (int r = 0; r < rows; r++) {
       int h = s.laneH[r];
-      int i = s.laneI[r];
+      int i = queryRow(s.laneI[r]);
       float l = s.l[r];
       boolean empty = l == 0f;
       float inv = 1f / l;

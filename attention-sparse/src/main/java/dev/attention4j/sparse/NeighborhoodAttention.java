@@ -39,7 +39,7 @@ public final class NeighborhoodAttention implements AttentionKernel {
   private final SimdAttention simd;
   /** The permuted plan, built on first use (depends only on the neighborhood and tile rows). */
   private volatile NeighborhoodPatches patches;
-  /** The permuted path's float32 copies of Q, O and LSE, reused between calls. */
+  /** The permuted path's float32 copies of K and V (dense plans), reused between calls. */
   private final SpareFloats scratch = new SpareFloats();
 
   /** On the preferred vector width and the common pool. */
@@ -118,96 +118,63 @@ public final class NeighborhoodAttention implements AttentionKernel {
 
   /**
    * The permuted path (no ALiBi, no score modifier, whose logits depend on the row-major
-   * positions): K and V are gathered once into float32 scratch copies in the plan's token order
-   * ({@link #permutation()}), or a key tile at a time when the plan visits each key only a few
-   * times ({@link #GATHER_MAX_VISITS}); queries patch slab by slab. The engine runs each slab
-   * against its exact key runs ({@link NeighborhoodPatches}), and each slab's rows are written
-   * back to their grid positions right after. Each query tile is computed by one thread with a fixed plan, so
-   * the result does not depend on the thread count.
+   * positions): the engine runs the plan's query tiles, slabs of patches in the plan's token
+   * order ({@link #permutation()}), each against its exact key runs
+   * ({@link NeighborhoodPatches}). It reads each query row from, and writes its output and LSE
+   * to, the row's grid position ({@link DenseEngine#withQueryOrder}). K and V are read through
+   * the token order a key tile at a time when the plan visits each key only a few times
+   * ({@link #GATHER_MAX_VISITS}), else gathered once into float32 scratch copies in the plan's
+   * order. Each query tile is computed by one thread with a fixed plan, so the result does not
+   * depend on the thread count.
    */
   private void forwardPatches(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options, AttentionShape s) {
-    long rows = (long) s.batch() * s.qHeads() * s.qLen();
-    boolean gather = plan().visitsPerKey <= GATHER_MAX_VISITS;
-    long kvRows = gather ? 0 : (long) s.batch() * s.kvHeads() * s.kvLen();
-    float[] buf = scratch.take(rows * (s.headDim() + s.valueDim() + 1)
-        + kvRows * (s.headDim() + s.valueDim()));
-    try {
-      forwardPatches(q, k, v, out, lse, options, s, buf, gather);
-    } finally {
-      scratch.give(buf);
+    NeighborhoodPatches plan = plan();
+    AttentionOptions masked = options.toBuilder().mask(Mask.custom(plan.mask)).build();
+    int[] order = plan.order;
+    if (plan.visitsPerKey <= GATHER_MAX_VISITS) {
+      DenseEngine eng = simd.sourceEngine(q, new PermutedKv(k, v, order), masked);
+      runPlan(eng.withQueryOrder(order), plan, s, out, lse);
+      return;
     }
-  }
-
-  private void forwardPatches(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
-      AttentionOptions options, AttentionShape s, float[] buf, boolean gather) {
-    int n = s.qLen();
+    int n = s.kvLen();
     int d = s.headDim();
     int dv = s.valueDim();
-    int hq = s.qHeads();
     int hkv = s.kvHeads();
-    long rows = (long) s.batch() * hq * n;
     long kvRows = (long) s.batch() * hkv * n;
-    // every row a tile reads is written first: Q, K, V rows gathered, O and LSE rows by the engine
-    Tensor qc = SpareFloats.view(buf, 0, s.batch(), hq, n, d);
-    Tensor oc = SpareFloats.view(buf, rows * d, s.batch(), hq, n, dv);
-    Tensor lc = lse == null ? null : SpareFloats.view(buf, rows * (d + dv), s.batch(), hq, n);
-    long kAt = rows * (d + dv + 1);
-    NeighborhoodPatches plan = plan();
-    int[] order = plan.order;
-    AttentionOptions masked = options.toBuilder().mask(Mask.custom(plan.mask)).build();
-    DenseEngine eng;
-    if (gather) {
-      eng = simd.sourceEngine(qc, new PermutedKv(k, v, order), masked);
-    } else {
-      Tensor kc = SpareFloats.view(buf, kAt, s.batch(), hkv, n, d);
-      Tensor vc = SpareFloats.view(buf, kAt + kvRows * d, s.batch(), hkv, n, dv);
+    float[] buf = scratch.take(kvRows * (d + dv));
+    try {
+      Tensor kc = SpareFloats.view(buf, 0, s.batch(), hkv, n, d);
+      Tensor vc = SpareFloats.view(buf, kvRows * d, s.batch(), hkv, n, dv);
       Parallel.forEach(simd.pool(), s.batch() * hkv, bg -> {
         int b = bg / hkv;
         int g = bg % hkv;
         long base = (long) bg * n;
         for (int t = 0; t < n; t++) {
-          copyRow(k, b, g, order[t], buf, (int) (kAt + (base + t) * d), d);
-          copyRow(v, b, g, order[t], buf, (int) (kAt + kvRows * d + (base + t) * dv), dv);
+          copyRow(k, b, g, order[t], buf, (int) ((base + t) * d), d);
+          copyRow(v, b, g, order[t], buf, (int) (kvRows * d + (base + t) * dv), dv);
         }
       });
-      eng = simd.engine(qc, kc, vc, masked);
+      runPlan(simd.engine(q, kc, vc, masked).withQueryOrder(order), plan, s, out, lse);
+    } finally {
+      scratch.give(buf);
     }
+  }
+
+  /** Every query tile of the plan, for every (batch, KV head) and query head of its group. */
+  private void runPlan(DenseEngine eng, NeighborhoodPatches plan, AttentionShape s, Tensor out,
+      Tensor lse) {
+    int n = s.qLen();
+    int hkv = s.kvHeads();
     int group = s.groupSize();
     int tiles = plan.keys.length;
     int perBg = group * tiles;
     Parallel.forEach(simd.pool(), s.batch() * hkv * perBg, t -> {
       int bg = t / perBg;
-      int b = bg / hkv;
-      int g = bg % hkv;
       int hl = (t % perBg) / tiles;
       int tile = t % tiles;
-      int h = g * group + hl;
-      int r0 = plan.starts[tile];
-      int r1 = plan.starts[tile + 1];
-      float[] qd = qc.floatData();
-      long qBase = ((long) b * hq + h) * n;
-      for (int r = r0; r < r1; r++) {
-        copyRow(q, b, h, order[r], qd, (int) ((qBase + r) * d), d);
-      }
-      eng.attend(b, g, hl * n + r0, hl * n + r1, plan.keys[tile], oc, lc);
-      float[] od = oc.floatData();
-      for (int r = r0; r < r1; r++) {
-        int i = order[r];
-        int from = (int) (oc.offset() + (qBase + r) * dv);
-        long at = out.offset() + b * out.stride(0) + h * out.stride(1) + i * out.stride(2);
-        if (out.dtype() == DType.F32 && out.stride(3) == 1) {
-          System.arraycopy(od, from, out.floatData(), (int) at, dv);
-        } else {
-          for (int e = 0; e < dv; e++) {
-            out.setAt(at + e * out.stride(3), od[from + e]);
-          }
-        }
-        if (lse != null) {
-          lse.setAt(lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2),
-              lc.floatData()[(int) (lc.offset() + qBase + r)]);
-        }
-      }
+      eng.attend(bg / hkv, bg % hkv, hl * n + plan.starts[tile], hl * n + plan.starts[tile + 1],
+          plan.keys[tile], out, lse);
     });
   }
 
@@ -239,20 +206,8 @@ public final class NeighborhoodAttention implements AttentionKernel {
           + " (their positions are row-major); use forward");
     }
     NeighborhoodPatches plan = plan();
-    DenseEngine eng = simd.engine(q, k, v, options.toBuilder().mask(Mask.custom(plan.mask))
-        .build());
-    int n = s.qLen();
-    int group = s.groupSize();
-    int hkv = s.kvHeads();
-    int tiles = plan.keys.length;
-    int perBg = group * tiles;
-    Parallel.forEach(simd.pool(), s.batch() * hkv * perBg, t -> {
-      int bg = t / perBg;
-      int hl = (t % perBg) / tiles;
-      int tile = t % tiles;
-      eng.attend(bg / hkv, bg % hkv, hl * n + plan.starts[tile], hl * n + plan.starts[tile + 1],
-          plan.keys[tile], out, lse);
-    });
+    runPlan(simd.engine(q, k, v, options.toBuilder().mask(Mask.custom(plan.mask)).build()), plan,
+        s, out, lse);
   }
 
   /**
