@@ -250,17 +250,19 @@ public final class NeighborhoodAttention implements AttentionKernel {
 
     @Override
     public void keys(int b, int g, int j0, int n, float[] dst) {
-      int d = k.dim(3);
-      for (int r = 0; r < n; r++) {
-        copyRow(k, b, g, order[j0 + r], dst, r * d, d);
-      }
+      gather(k, b, g, j0, n, dst);
     }
 
     @Override
     public void values(int b, int g, int j0, int n, float[] dst) {
-      int dv = v.dim(3);
+      gather(v, b, g, j0, n, dst);
+    }
+
+    /** The rows of permuted positions {@code [j0, j0 + n)} of {@code x[b, g]}, as float32. */
+    private void gather(Tensor x, int b, int g, int j0, int n, float[] dst) {
+      int w = x.dim(3);
       for (int r = 0; r < n; r++) {
-        copyRow(v, b, g, order[j0 + r], dst, r * dv, dv);
+        copyRow(x, b, g, order[j0 + r], dst, r * w, w);
       }
     }
   }
