@@ -128,7 +128,7 @@ public final class DenseEngine {
    * K and V bytes below which tile-mode calls never touch ({@link #TOUCH_MAX_KEYS}): rows that
    * may still sit in the core's 2 MiB L2 from an earlier call cost two to three cycles per line to
    * touch, which the products would have overlapped. Measured: one batch of N = 64, 8 heads
-   * (512 KB of K and V), called again and again: 12.2-12.4 ms per 64 calls without touching,
+   * (512 KB of K and V), called again and again: 12.2-12.5 ms per 64 calls without touching,
    * 12.9-13.7 with.
    */
   static final long TILE_TOUCH_MIN_BYTES = 8L << 20;
@@ -180,7 +180,7 @@ public final class DenseEngine {
   private final boolean rowModeOk;
   /** Whether row-mode tiles touch their K and V rows first ({@link #TOUCH_MIN_BYTES}). */
   private final boolean touchRows;
-  /** Whether short tile-mode query tiles touch their K and V rows first ({@link #TOUCH_MAX_KEYS}). */
+  /** Whether short tile-mode query tiles touch their rows first ({@link #TOUCH_MAX_KEYS}). */
   private final boolean touchTiles;
   private final TileHook hook;
   /** The storage row of each query position ({@link #withQueryOrder}), or null for the same. */
@@ -306,6 +306,7 @@ public final class DenseEngine {
     return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, keyTile, keyTile,
         queryOrder);
   }
+
   /**
    * This engine with its query rows stored in another token order: query position {@code i} of
    * every tile (the positions that masks, key tiles and {@link #attend} use) is read from row
@@ -333,7 +334,6 @@ public final class DenseEngine {
     }
     return new DenseEngine(lanes, shape, q, kRows, vRows, options, hook, bc, bcRows, order);
   }
-
 
   /**
    * An engine that reads K and V straight from the pages of {@code cache}: batch {@code b} reads

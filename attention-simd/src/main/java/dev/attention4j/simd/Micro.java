@@ -1182,11 +1182,12 @@ final class Micro {
 
   /**
    * Reads one float of every 64-byte line of {@code rows} rows of {@code w} floats at
-   * {@code a[off + r * ld]} and returns the sum of their bits, which means nothing (the caller keeps it so
-   * that the loads stay). A tight loop of independent loads brings rows from memory at about the
-   * rate of a plain streaming read (15.5 GB/s on one core here), where the arithmetic reading the
-   * same lines as it goes draws about 11. Contiguous rows are read as four interleaved streams
-   * (the run's quarters), which the hardware prefetchers serve faster than one or two.
+   * {@code a[off + r * ld]} and returns the sum of their bits, which means nothing (the caller
+   * keeps it so that the loads stay). A tight loop of independent loads brings rows from memory
+   * at about the rate of a plain streaming read (15.5 GB/s on one core here), where the
+   * arithmetic reading the same lines as it goes draws about 11. Contiguous rows are read as four
+   * interleaved streams (the run's quarters), which the hardware prefetchers serve faster than
+   * one or two.
    */
   static int touch(float[] a, int off, int ld, int w, int rows) {
     if (ld != w) {
