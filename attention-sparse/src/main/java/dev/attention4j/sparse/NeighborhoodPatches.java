@@ -42,9 +42,13 @@ final class NeighborhoodPatches {
   /**
    * Relative cost of a key for a query tile of 1, 2 or 3 vectors of rows: measured on the dense
    * engine (16, 32 and 48 query rows against 512 keys in cache: 47, 70 and 94 us), the narrower
-   * microkernels do less work per key but more per flop.
+   * microkernels do less work per key but more per flop. One vector is costed 1.7, not the 1.5 of
+   * that measurement: on short key runs (Swin's 64 keys) its kernels took 1.7 times the time per
+   * row of the three-vector ones (JFR), and with 1.7 a 64-token window runs as 32 + 32 rows
+   * instead of 48 + 16, which was 0.8-5.7 % faster in four one-JVM comparisons (8x8 windows on a
+   * 64x64 grid, medians 16.5-17.9 ms against 17.3-18.3); the 13x13 neighborhood is unchanged.
    */
-  private static final double[] VECTOR_COST = {0, 1.5, 2.25, 3};
+  private static final double[] VECTOR_COST = {0, 1.7, 2.25, 3};
 
   final int tileRows;
   /** The patch (permutation tile) shape. */
