@@ -1133,15 +1133,17 @@ public final class DenseEngine {
     float[] ka = kRows.locate(b, g, j0, cols, d, s.kbuf, s);
     int ko = s.at;
     int ldk = s.ld;
-    // the previous query tile of this thread may have touched the same keys (its rows are in
-    // cache now): a Swin window's two query tiles
-    long keys = (((long) b * shape.kvHeads() + g) * shape.kvLen() + j0) * (bc + 1) + cols;
-    if (s.touchTile && (s.touchedCall != callId || s.touchedKeys != keys)) {
-      s.touched += Micro.touch(ka, ko, ldk, d, cols);
-      float[] va = vRows.locate(b, g, j0, cols, dv, s.vbuf, s);
-      s.touched += Micro.touch(va, s.at, s.ld, dv, cols);
-      s.touchedCall = callId;
-      s.touchedKeys = keys;
+    if (s.touchTile) {
+      // the previous query tile of this thread may have touched the same keys (its rows are in
+      // cache now): a Swin window's two query tiles
+      long keys = (((long) b * shape.kvHeads() + g) * shape.kvLen() + j0) * (bc + 1) + cols;
+      if (s.touchedCall != callId || s.touchedKeys != keys) {
+        s.touched += Micro.touch(ka, ko, ldk, d, cols);
+        float[] va = vRows.locate(b, g, j0, cols, dv, s.vbuf, s);
+        s.touched += Micro.touch(va, s.at, s.ld, dv, cols);
+        s.touchedCall = callId;
+        s.touchedKeys = keys;
+      }
     }
     if (rowMode) {
       Micro.scoresRows(lanes, Micro.rowGroups(rows), ka, ko, ldk, cols, s.qr, d, s.st, s.red);
