@@ -948,7 +948,10 @@ final class Micro {
       }
       FloatVector mNew = mx0.blend(mx1, mx1.compare(VectorOperators.GT, mx0));
       if (raw && bad0.add(bad1).test(VectorOperators.IS_NAN).anyTrue()) {
-        mNew = nanColumn(s, st, lo, br, cols, m, alpha);
+        // reloaded from the array: a vector returned by a call that is not inlined would make
+        // the JIT box every mNew of the loop
+        nanColumn(n, st, lo, br, cols, m, alpha);
+        mNew = FloatVector.fromArray(s, alpha, lo);
       }
       FloatVector mSafe = mNew.blend(zero, mNew.compare(VectorOperators.EQ, ninf));
       FloatVector a = exp2(unit(mOld.sub(mSafe), log2));
@@ -969,12 +972,11 @@ final class Micro {
   /**
    * The rare path of {@link #softmax} for raw logits that hold a NaN or an infinity: the
    * infinities of the query vector at {@code lo} become NaN as in {@link #nanNonFinite}, and the
-   * vector's new running max is returned. {@code tmp[lo ..)} serves as scratch (the softmax writes
-   * its {@code alpha} there afterwards).
+   * vector's new running max is written to {@code tmp[lo, lo + n)} (the softmax writes its
+   * {@code alpha} there afterwards).
    */
-  private static FloatVector nanColumn(VectorSpecies<Float> s, float[] st, int lo, int br,
-      int cols, float[] m, float[] tmp) {
-    int n = s.length();
+  private static void nanColumn(int n, float[] st, int lo, int br, int cols, float[] m,
+      float[] tmp) {
     System.arraycopy(m, lo, tmp, lo, n);
     for (int c = 0; c < cols; c++) {
       for (int x = 0; x < n; x++) {
@@ -986,7 +988,6 @@ final class Micro {
         }
       }
     }
-    return FloatVector.fromArray(s, tmp, lo);
   }
 
   /**
