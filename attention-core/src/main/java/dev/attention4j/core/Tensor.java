@@ -333,46 +333,119 @@ public final class Tensor {
       throw new IllegalArgumentException("shape " + Arrays.toString(src.shape) + " != "
           + Arrays.toString(shape));
     }
-    long[] dst = storageIndices();
-    long[] from = src.storageIndices();
-    for (int e = 0; e < dst.length; e++) {
-      setAt(dst[e], src.getDoubleAt(from[e]));
-    }
+    long ds = innerStride();
+    long ss = src.innerStride();
+    boolean same = dtype == src.dtype && ds == 1 && ss == 1
+        && (dtype == DType.F32 || dtype == DType.F64);
+    walk(this, src, (at, from, n) -> {
+      if (same) {
+        System.arraycopy(src.data, (int) from, data, (int) at, n);
+        return;
+      }
+      for (int e = 0; e < n; e++) {
+        setAt(at + e * ds, src.getDoubleAt(from + e * ss));
+      }
+    });
   }
 
   /** All values in C order, as float. */
   public float[] toFloatArray() {
-    long[] idx = storageIndices();
-    float[] out = new float[idx.length];
-    for (int e = 0; e < idx.length; e++) {
-      out[e] = getFloatAt(idx[e]);
-    }
+    float[] out = new float[checkedSize()];
+    long ds = innerStride();
+    int[] next = {0};
+    walk(this, null, (at, from, n) -> {
+      int o = next[0];
+      if (dtype == DType.F32 && ds == 1) {
+        System.arraycopy(data, (int) at, out, o, n);
+      } else {
+        for (int e = 0; e < n; e++) {
+          out[o + e] = getFloatAt(at + e * ds);
+        }
+      }
+      next[0] = o + n;
+    });
     return out;
   }
 
   /** All values in C order, as double. */
   public double[] toDoubleArray() {
-    long[] idx = storageIndices();
-    double[] out = new double[idx.length];
-    for (int e = 0; e < idx.length; e++) {
-      out[e] = getDoubleAt(idx[e]);
-    }
+    double[] out = new double[checkedSize()];
+    long ds = innerStride();
+    int[] next = {0};
+    walk(this, null, (at, from, n) -> {
+      int o = next[0];
+      for (int e = 0; e < n; e++) {
+        out[o + e] = getDoubleAt(at + e * ds);
+      }
+      next[0] = o + n;
+    });
     return out;
   }
 
   /** Fills every element of the view with {@code value}. */
   public void fill(double value) {
-    for (long at : storageIndices()) {
-      setAt(at, value);
+    long ds = innerStride();
+    walk(this, null, (at, from, n) -> {
+      for (int e = 0; e < n; e++) {
+        setAt(at + e * ds, value);
+      }
+    });
+  }
+
+  /** One run of elements along the last axis: backing-array starts in two tensors. */
+  private interface Run {
+    void visit(long at, long from, int n);
+  }
+
+  /**
+   * Visits the rows of {@code a} along its last axis in C order (the whole tensor as one run of
+   * one element for rank 0), with the start of the same row in {@code b} (same shape; 0 when
+   * {@code b} is null). No per-element memory.
+   */
+  private static void walk(Tensor a, Tensor b, Run run) {
+    if (a.size == 0) {
+      return;
     }
+    int r = a.shape.length;
+    long from = b == null ? 0 : b.offset;
+    if (r == 0) {
+      run.visit(a.offset, from, 1);
+      return;
+    }
+    int n = a.shape[r - 1];
+    long rows = a.size / n;
+    int[] index = new int[r];
+    long at = a.offset;
+    for (long row = 0; row < rows; row++) {
+      run.visit(at, from, n);
+      for (int x = r - 2; x >= 0; x--) {
+        if (++index[x] < a.shape[x]) {
+          at += a.strides[x];
+          from += b == null ? 0 : b.strides[x];
+          break;
+        }
+        at -= (long) (a.shape[x] - 1) * a.strides[x];
+        from -= b == null ? 0 : (long) (b.shape[x] - 1) * b.strides[x];
+        index[x] = 0;
+      }
+    }
+  }
+
+  /** The stride of the last axis (1 for rank 0). */
+  private long innerStride() {
+    return shape.length == 0 ? 1 : strides[shape.length - 1];
+  }
+
+  private int checkedSize() {
+    if (size > MAX_ARRAY_LENGTH) {
+      throw new IllegalStateException("tensor of " + size + " elements is too large to copy");
+    }
+    return (int) size;
   }
 
   /** Backing-array indices of all elements, in C order of the view. */
   public long[] storageIndices() {
-    if (size > MAX_ARRAY_LENGTH) {
-      throw new IllegalStateException("tensor of " + size + " elements is too large to copy");
-    }
-    long[] out = new long[(int) size];
+    long[] out = new long[checkedSize()];
     if (size == 0) {
       return out;
     }
