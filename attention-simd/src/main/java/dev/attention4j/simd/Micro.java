@@ -282,8 +282,7 @@ final class Micro {
       int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4(w, v, null, INT8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
-            alpha, r0, null, 0);
+        pvRows4x4(w, v, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv, alpha, r0);
       }
       for (; e < dv; e += n) {
         pvRows1x4(w, v, null, INT8, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
@@ -307,7 +306,7 @@ final class Micro {
       int pb = p0 + r0 * prs;
       int e = 0;
       for (; e + 4 * n <= dv; e += 4 * n) {
-        pvRows4x4(w, null, v, kind, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
+        pvRows4x4Codes(w, v, kind, v0 + e, ldv, cols, p, pb, prs, pcs, or, r0 * dv + e, dv,
             alpha, r0, scale, s0 + e);
       }
       for (; e < dv; e += n) {
@@ -339,39 +338,38 @@ final class Micro {
   }
 
   /**
-   * 4 query rows x 4 vectors of value columns, from float32 rows {@code v} (the rescale folded
-   * into the loads) or, when {@code vc} is not null, 8-bit codes ({@link #codes}) summed from
-   * zero and then {@code or = alpha or + sum * scale[s0 + e]}.
+   * 4 query rows x 4 vectors of value columns from float32 rows {@code v}, the rescale folded
+   * into the loads of {@code or}. {@link #pvRows4x4Codes} is the same loop over 8-bit codes: one
+   * method with both loads (a branch per load) is too large for the JIT once both have run, and
+   * it then calls {@link #codes} without inlining it, boxing every vector.
    */
-  static void pvRows4x4(Lanes w, float[] v, byte[] vc, int kind, int v0, int ldv, int cols,
-      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
-      float[] scale, int s0) {
+  static void pvRows4x4(Lanes w, float[] v, int v0, int ldv, int cols, float[] p, int pb,
+      int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int o1 = o0 + dv;
     int o2 = o1 + dv;
     int o3 = o2 + dv;
-    FloatVector z = FloatVector.zero(s);
     float f0 = alpha[r0];
     float f1 = alpha[r0 + 1];
     float f2 = alpha[r0 + 2];
     float f3 = alpha[r0 + 3];
-    FloatVector a00 = vc == null ? FloatVector.fromArray(s, or, o0).mul(f0) : z;
-    FloatVector a01 = vc == null ? FloatVector.fromArray(s, or, o0 + n).mul(f0) : z;
-    FloatVector a02 = vc == null ? FloatVector.fromArray(s, or, o0 + 2 * n).mul(f0) : z;
-    FloatVector a03 = vc == null ? FloatVector.fromArray(s, or, o0 + 3 * n).mul(f0) : z;
-    FloatVector a10 = vc == null ? FloatVector.fromArray(s, or, o1).mul(f1) : z;
-    FloatVector a11 = vc == null ? FloatVector.fromArray(s, or, o1 + n).mul(f1) : z;
-    FloatVector a12 = vc == null ? FloatVector.fromArray(s, or, o1 + 2 * n).mul(f1) : z;
-    FloatVector a13 = vc == null ? FloatVector.fromArray(s, or, o1 + 3 * n).mul(f1) : z;
-    FloatVector a20 = vc == null ? FloatVector.fromArray(s, or, o2).mul(f2) : z;
-    FloatVector a21 = vc == null ? FloatVector.fromArray(s, or, o2 + n).mul(f2) : z;
-    FloatVector a22 = vc == null ? FloatVector.fromArray(s, or, o2 + 2 * n).mul(f2) : z;
-    FloatVector a23 = vc == null ? FloatVector.fromArray(s, or, o2 + 3 * n).mul(f2) : z;
-    FloatVector a30 = vc == null ? FloatVector.fromArray(s, or, o3).mul(f3) : z;
-    FloatVector a31 = vc == null ? FloatVector.fromArray(s, or, o3 + n).mul(f3) : z;
-    FloatVector a32 = vc == null ? FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3) : z;
-    FloatVector a33 = vc == null ? FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3) : z;
+    FloatVector a00 = FloatVector.fromArray(s, or, o0).mul(f0);
+    FloatVector a01 = FloatVector.fromArray(s, or, o0 + n).mul(f0);
+    FloatVector a02 = FloatVector.fromArray(s, or, o0 + 2 * n).mul(f0);
+    FloatVector a03 = FloatVector.fromArray(s, or, o0 + 3 * n).mul(f0);
+    FloatVector a10 = FloatVector.fromArray(s, or, o1).mul(f1);
+    FloatVector a11 = FloatVector.fromArray(s, or, o1 + n).mul(f1);
+    FloatVector a12 = FloatVector.fromArray(s, or, o1 + 2 * n).mul(f1);
+    FloatVector a13 = FloatVector.fromArray(s, or, o1 + 3 * n).mul(f1);
+    FloatVector a20 = FloatVector.fromArray(s, or, o2).mul(f2);
+    FloatVector a21 = FloatVector.fromArray(s, or, o2 + n).mul(f2);
+    FloatVector a22 = FloatVector.fromArray(s, or, o2 + 2 * n).mul(f2);
+    FloatVector a23 = FloatVector.fromArray(s, or, o2 + 3 * n).mul(f2);
+    FloatVector a30 = FloatVector.fromArray(s, or, o3).mul(f3);
+    FloatVector a31 = FloatVector.fromArray(s, or, o3 + n).mul(f3);
+    FloatVector a32 = FloatVector.fromArray(s, or, o3 + 2 * n).mul(f3);
+    FloatVector a33 = FloatVector.fromArray(s, or, o3 + 3 * n).mul(f3);
     int q1 = prs;
     int q2 = 2 * prs;
     int q3 = 3 * prs;
@@ -383,14 +381,10 @@ final class Micro {
       int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
       int vo = v0 + c * ldv;
       int po = pb + c * pcs;
-      FloatVector y0 = vc == null ? FloatVector.fromArray(s, v, vo)
-          : codes(w, vc, vo, kind);
-      FloatVector y1 = vc == null ? FloatVector.fromArray(s, v, vo + n)
-          : codes(w, vc, vo + n, kind);
-      FloatVector y2 = vc == null ? FloatVector.fromArray(s, v, vo + 2 * n)
-          : codes(w, vc, vo + 2 * n, kind);
-      FloatVector y3 = vc == null ? FloatVector.fromArray(s, v, vo + 3 * n)
-          : codes(w, vc, vo + 3 * n, kind);
+      FloatVector y0 = FloatVector.fromArray(s, v, vo);
+      FloatVector y1 = FloatVector.fromArray(s, v, vo + n);
+      FloatVector y2 = FloatVector.fromArray(s, v, vo + 2 * n);
+      FloatVector y3 = FloatVector.fromArray(s, v, vo + 3 * n);
       FloatVector p0 = FloatVector.broadcast(s, p[po]);
       a00 = y0.fma(p0, a00);
       a01 = y1.fma(p0, a01);
@@ -412,24 +406,92 @@ final class Micro {
       a32 = y2.fma(p3, a32);
       a33 = y3.fma(p3, a33);
     }
-    if (vc == null) {
-      a00.intoArray(or, o0);
-      a01.intoArray(or, o0 + n);
-      a02.intoArray(or, o0 + 2 * n);
-      a03.intoArray(or, o0 + 3 * n);
-      a10.intoArray(or, o1);
-      a11.intoArray(or, o1 + n);
-      a12.intoArray(or, o1 + 2 * n);
-      a13.intoArray(or, o1 + 3 * n);
-      a20.intoArray(or, o2);
-      a21.intoArray(or, o2 + n);
-      a22.intoArray(or, o2 + 2 * n);
-      a23.intoArray(or, o2 + 3 * n);
-      a30.intoArray(or, o3);
-      a31.intoArray(or, o3 + n);
-      a32.intoArray(or, o3 + 2 * n);
-      a33.intoArray(or, o3 + 3 * n);
-      return;
+    a00.intoArray(or, o0);
+    a01.intoArray(or, o0 + n);
+    a02.intoArray(or, o0 + 2 * n);
+    a03.intoArray(or, o0 + 3 * n);
+    a10.intoArray(or, o1);
+    a11.intoArray(or, o1 + n);
+    a12.intoArray(or, o1 + 2 * n);
+    a13.intoArray(or, o1 + 3 * n);
+    a20.intoArray(or, o2);
+    a21.intoArray(or, o2 + n);
+    a22.intoArray(or, o2 + 2 * n);
+    a23.intoArray(or, o2 + 3 * n);
+    a30.intoArray(or, o3);
+    a31.intoArray(or, o3 + n);
+    a32.intoArray(or, o3 + 2 * n);
+    a33.intoArray(or, o3 + 3 * n);
+  }
+
+  /**
+   * {@link #pvRows4x4} over 8-bit codes {@code vc} ({@link #codes}): the products summed from
+   * zero, then {@code or = alpha or + sum * scale[s0 + e]}.
+   */
+  static void pvRows4x4Codes(Lanes w, byte[] vc, int kind, int v0, int ldv, int cols,
+      float[] p, int pb, int prs, int pcs, float[] or, int o0, int dv, float[] alpha, int r0,
+      float[] scale, int s0) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int o1 = o0 + dv;
+    int o2 = o1 + dv;
+    int o3 = o2 + dv;
+    FloatVector z = FloatVector.zero(s);
+    float f0 = alpha[r0];
+    float f1 = alpha[r0 + 1];
+    float f2 = alpha[r0 + 2];
+    float f3 = alpha[r0 + 3];
+    FloatVector a00 = z;
+    FloatVector a01 = z;
+    FloatVector a02 = z;
+    FloatVector a03 = z;
+    FloatVector a10 = z;
+    FloatVector a11 = z;
+    FloatVector a12 = z;
+    FloatVector a13 = z;
+    FloatVector a20 = z;
+    FloatVector a21 = z;
+    FloatVector a22 = z;
+    FloatVector a23 = z;
+    FloatVector a30 = z;
+    FloatVector a31 = z;
+    FloatVector a32 = z;
+    FloatVector a33 = z;
+    int q1 = prs;
+    int q2 = 2 * prs;
+    int q3 = 3 * prs;
+    // keys in the order 0, Q, 2Q, 3Q, 1, Q + 1, ... (Q = cols / 4), then the tail: four runs of
+    // V rows are read concurrently
+    int quarter = cols / 4;
+    int full = 4 * quarter;
+    for (int i = 0; i < cols; i++) {
+      int c = i < full ? (i & 3) * quarter + (i >> 2) : i;
+      int vo = v0 + c * ldv;
+      int po = pb + c * pcs;
+      FloatVector y0 = codes(w, vc, vo, kind);
+      FloatVector y1 = codes(w, vc, vo + n, kind);
+      FloatVector y2 = codes(w, vc, vo + 2 * n, kind);
+      FloatVector y3 = codes(w, vc, vo + 3 * n, kind);
+      FloatVector p0 = FloatVector.broadcast(s, p[po]);
+      a00 = y0.fma(p0, a00);
+      a01 = y1.fma(p0, a01);
+      a02 = y2.fma(p0, a02);
+      a03 = y3.fma(p0, a03);
+      FloatVector p1 = FloatVector.broadcast(s, p[po + q1]);
+      a10 = y0.fma(p1, a10);
+      a11 = y1.fma(p1, a11);
+      a12 = y2.fma(p1, a12);
+      a13 = y3.fma(p1, a13);
+      FloatVector p2 = FloatVector.broadcast(s, p[po + q2]);
+      a20 = y0.fma(p2, a20);
+      a21 = y1.fma(p2, a21);
+      a22 = y2.fma(p2, a22);
+      a23 = y3.fma(p2, a23);
+      FloatVector p3 = FloatVector.broadcast(s, p[po + q3]);
+      a30 = y0.fma(p3, a30);
+      a31 = y1.fma(p3, a31);
+      a32 = y2.fma(p3, a32);
+      a33 = y3.fma(p3, a33);
     }
     // codes: or = alpha or + acc * scale, the channel scales once per run
     FloatVector c0 = FloatVector.fromArray(s, scale, s0);
@@ -526,8 +588,12 @@ final class Micro {
         int rs = gs * nb * n;
         for (int blk = 0; blk < nb; blk++) {
           for (int x = 0; x < gs; x++) {
-            qkFold4x4(w, k, kc, kind, k0 + (c + x * n + 4 * blk) * ldk, ldk, qr, q0, d, red,
-                (x * nb + blk) * n, rs);
+            int ko = k0 + (c + x * n + 4 * blk) * ldk;
+            if (kc == null) {
+              qkFold4x4(w, k, ko, ldk, qr, q0, d, red, (x * nb + blk) * n, rs);
+            } else {
+              qkFold4x4Codes(w, kc, kind, ko, ldk, qr, q0, d, red, (x * nb + blk) * n, rs);
+            }
           }
         }
         for (int x = 0; x < gs; x++) {
@@ -552,10 +618,11 @@ final class Micro {
   /**
    * 4 keys x 4 query rows along the head dim, then two levels of the reduction tree: row
    * {@code r} leaves one vector at {@code red[at + r * rs]} whose lanes hold {@code L / 4}
-   * partial sums of each of the 4 keys, in key order.
+   * partial sums of each of the 4 keys, in key order. {@link #qkFold4x4Codes} is the same over
+   * 8-bit codes, a separate method for the reason given at {@link #pvRows4x4}.
    */
-  static void qkFold4x4(Lanes w, float[] k, byte[] kc, int kind, int k0, int ldk,
-      float[] qr, int q0, int d, float[] red, int at, int rs) {
+  static void qkFold4x4(Lanes w, float[] k, int k0, int ldk, float[] qr, int q0, int d,
+      float[] red, int at, int rs) {
     VectorSpecies<Float> s = w.species();
     int n = s.length();
     int k1 = k0 + ldk;
@@ -574,26 +641,83 @@ final class Micro {
       FloatVector x1 = FloatVector.fromArray(s, qr, q1 + e);
       FloatVector x2 = FloatVector.fromArray(s, qr, q2 + e);
       FloatVector x3 = FloatVector.fromArray(s, qr, q3 + e);
-      FloatVector y0 = kc == null ? FloatVector.fromArray(s, k, k0 + e)
-          : codes(w, kc, k0 + e, kind);
+      FloatVector y0 = FloatVector.fromArray(s, k, k0 + e);
       a00 = y0.fma(x0, a00);
       a10 = y0.fma(x1, a10);
       a20 = y0.fma(x2, a20);
       a30 = y0.fma(x3, a30);
-      FloatVector y1 = kc == null ? FloatVector.fromArray(s, k, k1 + e)
-          : codes(w, kc, k1 + e, kind);
+      FloatVector y1 = FloatVector.fromArray(s, k, k1 + e);
       a01 = y1.fma(x0, a01);
       a11 = y1.fma(x1, a11);
       a21 = y1.fma(x2, a21);
       a31 = y1.fma(x3, a31);
-      FloatVector y2 = kc == null ? FloatVector.fromArray(s, k, k2 + e)
-          : codes(w, kc, k2 + e, kind);
+      FloatVector y2 = FloatVector.fromArray(s, k, k2 + e);
       a02 = y2.fma(x0, a02);
       a12 = y2.fma(x1, a12);
       a22 = y2.fma(x2, a22);
       a32 = y2.fma(x3, a32);
-      FloatVector y3 = kc == null ? FloatVector.fromArray(s, k, k3 + e)
-          : codes(w, kc, k3 + e, kind);
+      FloatVector y3 = FloatVector.fromArray(s, k, k3 + e);
+      a03 = y3.fma(x0, a03);
+      a13 = y3.fma(x1, a13);
+      a23 = y3.fma(x2, a23);
+      a33 = y3.fma(x3, a33);
+    }
+    float[] idx = n == 16 ? FOLD16 : n == 8 ? FOLD8 : FOLD4;
+    FloatVector la = FloatVector.fromArray(s, idx, 0);
+    FloatVector ha = FloatVector.fromArray(s, idx, n);
+    FloatVector lb = FloatVector.fromArray(s, idx, 2 * n);
+    FloatVector hb = FloatVector.fromArray(s, idx, 3 * n);
+    FloatVector u0 = la.selectFrom(a00, a01).add(ha.selectFrom(a00, a01));
+    FloatVector u1 = la.selectFrom(a02, a03).add(ha.selectFrom(a02, a03));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at);
+    u0 = la.selectFrom(a10, a11).add(ha.selectFrom(a10, a11));
+    u1 = la.selectFrom(a12, a13).add(ha.selectFrom(a12, a13));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + rs);
+    u0 = la.selectFrom(a20, a21).add(ha.selectFrom(a20, a21));
+    u1 = la.selectFrom(a22, a23).add(ha.selectFrom(a22, a23));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + 2 * rs);
+    u0 = la.selectFrom(a30, a31).add(ha.selectFrom(a30, a31));
+    u1 = la.selectFrom(a32, a33).add(ha.selectFrom(a32, a33));
+    lb.selectFrom(u0, u1).add(hb.selectFrom(u0, u1)).intoArray(red, at + 3 * rs);
+  }
+
+  /** {@link #qkFold4x4} over 8-bit codes {@code kc} ({@link #codes}, by {@code kind}). */
+  static void qkFold4x4Codes(Lanes w, byte[] kc, int kind, int k0, int ldk, float[] qr, int q0,
+      int d, float[] red, int at, int rs) {
+    VectorSpecies<Float> s = w.species();
+    int n = s.length();
+    int k1 = k0 + ldk;
+    int k2 = k1 + ldk;
+    int k3 = k2 + ldk;
+    int q1 = q0 + d;
+    int q2 = q1 + d;
+    int q3 = q2 + d;
+    FloatVector z = FloatVector.zero(s);
+    FloatVector a00 = z, a01 = z, a02 = z, a03 = z;
+    FloatVector a10 = z, a11 = z, a12 = z, a13 = z;
+    FloatVector a20 = z, a21 = z, a22 = z, a23 = z;
+    FloatVector a30 = z, a31 = z, a32 = z, a33 = z;
+    for (int e = 0; e < d; e += n) {
+      FloatVector x0 = FloatVector.fromArray(s, qr, q0 + e);
+      FloatVector x1 = FloatVector.fromArray(s, qr, q1 + e);
+      FloatVector x2 = FloatVector.fromArray(s, qr, q2 + e);
+      FloatVector x3 = FloatVector.fromArray(s, qr, q3 + e);
+      FloatVector y0 = codes(w, kc, k0 + e, kind);
+      a00 = y0.fma(x0, a00);
+      a10 = y0.fma(x1, a10);
+      a20 = y0.fma(x2, a20);
+      a30 = y0.fma(x3, a30);
+      FloatVector y1 = codes(w, kc, k1 + e, kind);
+      a01 = y1.fma(x0, a01);
+      a11 = y1.fma(x1, a11);
+      a21 = y1.fma(x2, a21);
+      a31 = y1.fma(x3, a31);
+      FloatVector y2 = codes(w, kc, k2 + e, kind);
+      a02 = y2.fma(x0, a02);
+      a12 = y2.fma(x1, a12);
+      a22 = y2.fma(x2, a22);
+      a32 = y2.fma(x3, a32);
+      FloatVector y3 = codes(w, kc, k3 + e, kind);
       a03 = y3.fma(x0, a03);
       a13 = y3.fma(x1, a13);
       a23 = y3.fma(x2, a23);
@@ -1104,7 +1228,9 @@ final class Micro {
   /**
    * The transposed, scaled query tile from float32 rows: {@code qt[e * br + r] = scale *
    * x[rowOff[r] + e]} for {@code r < rows}, zero for the other lanes of the tile. Vector gathers
-   * down the rows instead of one scalar store per element.
+   * down the rows instead of one scalar store per element. The entries of {@code rowOff} from
+   * {@code rows} to the end of the last vector must be offsets of some row too (0 will do): they
+   * are read and their values dropped.
    */
   static void packTransposed(Lanes w, float[] x, int[] rowOff, int rows, int d, float scale,
       float[] qt) {
@@ -1118,9 +1244,12 @@ final class Micro {
           FloatVector.fromArray(s, x, e, rowOff, v * n).mul(scale).intoArray(qt, e * br + v * n);
         }
       } else {
-        VectorMask<Float> live = s.indexInRange(v * n, rows);
+        // an unmasked gather and a blend: the JIT does not intrinsify a masked gather here and
+        // would box its vectors and masks
+        VectorMask<Float> dead = s.indexInRange(v * n, rows).not();
+        FloatVector zero = FloatVector.zero(s);
         for (int e = 0; e < d; e++) {
-          FloatVector.fromArray(s, x, e, rowOff, v * n, live).mul(scale)
+          FloatVector.fromArray(s, x, e, rowOff, v * n).mul(scale).blend(zero, dead)
               .intoArray(qt, e * br + v * n);
         }
       }
