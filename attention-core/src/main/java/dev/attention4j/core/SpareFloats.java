@@ -1,6 +1,5 @@
-package dev.attention4j.sparse;
+package dev.attention4j.core;
 
-import dev.attention4j.core.Tensor;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -8,9 +7,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * calls allocate nothing in proportion to the problem. A call {@link #take}s the buffer (a new
  * one when it is absent, held by a concurrent call, or too small) and {@link #give}s it back;
  * two calls never share a buffer. The buffer's contents are not cleared: callers write every
- * element they read.
+ * element they read. For kernel implementations; safe to share between threads.
  */
-final class SpareFloats {
+public final class SpareFloats {
 
   private final AtomicReference<float[]> spare = new AtomicReference<>();
 
@@ -19,7 +18,7 @@ final class SpareFloats {
    *
    * @throws IllegalArgumentException if {@code n} exceeds the JVM's array limit
    */
-  float[] take(long n) {
+  public float[] take(long n) {
     if (n > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException("scratch of " + n + " floats exceeds the array limit");
     }
@@ -31,7 +30,7 @@ final class SpareFloats {
   }
 
   /** Returns {@code b} for the next call; the larger of two concurrent returns is kept. */
-  void give(float[] b) {
+  public void give(float[] b) {
     float[] old = spare.getAndSet(b);
     if (old != null && old.length > b.length) {
       spare.compareAndSet(b, old);
@@ -39,7 +38,7 @@ final class SpareFloats {
   }
 
   /** A contiguous float32 view of {@code shape} over {@code buf} starting at {@code at}. */
-  static Tensor view(float[] buf, long at, int... shape) {
+  public static Tensor view(float[] buf, long at, int... shape) {
     long[] strides = new long[shape.length];
     long s = 1;
     for (int i = shape.length - 1; i >= 0; i--) {
@@ -50,7 +49,7 @@ final class SpareFloats {
   }
 
   /** The element count of {@code shape}, as a long. */
-  static long count(int... shape) {
+  public static long count(int... shape) {
     long n = 1;
     for (int x : shape) {
       n *= x;

@@ -3,7 +3,7 @@ package dev.attention4j.quant;
 import dev.attention4j.core.AttentionKernel;
 import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
-import dev.attention4j.core.DType;
+import dev.attention4j.core.SpareFloats;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.SimdAttention;
 import dev.attention4j.simd.TileMatmul;
@@ -70,6 +70,10 @@ public final class SageAttention implements AttentionKernel {
   private final boolean smoothV;
   private final ForkJoinPool pool;
   private final SimdAttention dense;
+  /** Buffers kept between calls: the prep's, the Q-smoothing logits and an LSE. */
+  private final SpareFloats[] spares = new SpareFloats[SagePrep.BUFFERS];
+  private final SpareFloats spareLogits = new SpareFloats();
+  private final SpareFloats spareLse = new SpareFloats();
 
   private SageAttention(Builder b) {
     this.variant = b.variant;
@@ -79,6 +83,9 @@ public final class SageAttention implements AttentionKernel {
     this.smoothV = b.smoothV;
     this.pool = b.pool;
     this.dense = new SimdAttention(pool);
+    for (int i = 0; i < spares.length; i++) {
+      spares[i] = new SpareFloats();
+    }
   }
 
   /** A builder for {@code variant}: fast, float32 accumulation, real quantizers, common pool. */
@@ -120,14 +127,35 @@ public final class SageAttention implements AttentionKernel {
     }
     AttentionShape shape = AttentionShape.of(q, k, v, out, lse, options);
     checkOptions(options);
-    SagePrep prep = new SagePrep(shape, variant, q, k, v, identity, smoothV,
-        SagePrep.keyReach(shape, options));
-    if (usesEngine()) {
-      engineForward(prep, options, out, lse);
-    } else {
-      Tensor l = lse != null ? lse
-          : Tensor.zeros(DType.F32, shape.batch(), shape.qHeads(), shape.qLen());
-      new ReferenceSage(prep, options, accumulation == Accumulation.FP22).run(pool, out, l);
+    int reach = SagePrep.keyReach(shape, options);
+    float[] lseBuf = lse != null ? null : spareLse.take(shape.batch() * shape.qHeads()
+        * (long) shape.qLen());
+    Tensor l = lse != null ? lse
+        : SpareFloats.view(lseBuf, 0, shape.batch(), shape.qHeads(), shape.qLen());
+    SagePrep prep = null;
+    float[][] logits = new float[1][];
+    try {
+      if (usesEngine()) {
+        float scale = (float) options.scale(shape.headDim());
+        prep = new SagePrep(shape, variant, q, k, v, identity, smoothV, reach, false, spares,
+            variant.smoothsQ() ? p -> logits[0] = smoothingLogits(p, scale, pool, spareLogits)
+                : null);
+        engineForward(prep, options, logits[0], out, l);
+      } else {
+        prep = new SagePrep(shape, variant, q, k, v, identity, smoothV, reach, true, spares,
+            null);
+        new ReferenceSage(prep, options, accumulation == Accumulation.FP22).run(pool, out, l);
+      }
+    } finally {
+      if (prep != null) {
+        prep.release();
+      }
+      if (logits[0] != null) {
+        spareLogits.give(logits[0]);
+      }
+      if (lseBuf != null) {
+        spareLse.give(lseBuf);
+      }
     }
   }
 
@@ -154,37 +182,40 @@ public final class SageAttention implements AttentionKernel {
     }
   }
 
-  /** The dense engine on the dequantized operands, with the Sage tile hook for sage2/sage3. */
-  private void engineForward(SagePrep p, AttentionOptions options, Tensor out, Tensor lse) {
+  /**
+   * The dense engine on the dequantized operands, with the Sage tile hook for sage2/sage3
+   * ({@code logits}: their Q-smoothing logits, see {@link #smoothingLogits}).
+   */
+  private void engineForward(SagePrep p, AttentionOptions options, float[] logits, Tensor out,
+      Tensor lse) {
     AttentionShape s = p.shape;
     Tensor qd = Tensor.of(p.qd, s.batch(), s.qHeads(), s.qLen(), p.d);
     Tensor kd = Tensor.of(p.kd, s.batch(), s.kvHeads(), s.kvLen(), p.d);
     Tensor vd = Tensor.of(p.vd, s.batch(), s.kvHeads(), s.kvLen(), p.dv);
-    Tensor l = lse != null ? lse : Tensor.zeros(DType.F32, s.batch(), s.qHeads(), s.qLen());
     if (variant == SageVariant.SAGE1) {
-      dense.forward(qd, kd, vd, out, l, options);
+      dense.forward(qd, kd, vd, out, lse, options);
     } else {
-      float scale = (float) options.scale(p.d);
-      SageHook hook = new SageHook(variant, !identity, smoothingLogits(p, scale, pool),
-          s.qHeads(), s.kvHeads(), s.qLen(), s.kvLen());
+      SageHook hook = new SageHook(variant, !identity, logits, s.qHeads(), s.kvHeads(),
+          s.qLen(), s.kvLen());
       dense.engine(qd, kd, vd, options).withHook(hook, SageVariant.P_TILE)
-          .forwardSplit(pool, out, l, 0);
+          .forwardSplit(pool, out, lse, 0);
     }
-    finish(p, options, out, l);
+    finish(p, options, out, lse);
   }
 
   /**
    * The Q-smoothing logits {@code scale * <qbar[b, h, blk], K~[b, g, j]>} as
    * {@code [B, Hq, Sk, blocks]} ({@link SageHook#blocks}: Q blocks padded to whole vectors),
-   * computed with the tile matmul (float32, fused multiply-adds in a fixed order).
+   * computed with the tile matmul (float32, fused multiply-adds in a fixed order), in an array
+   * taken from {@code spare} (it may be longer).
    */
-  static float[] smoothingLogits(SagePrep p, float scale, ForkJoinPool pool) {
+  static float[] smoothingLogits(SagePrep p, float scale, ForkJoinPool pool, SpareFloats spare) {
     AttentionShape s = p.shape;
     int d = p.d;
     int sk = s.kvLen();
     int nb = SageHook.blocks(p.qBlocks);
     int bq = s.batch() * s.qHeads();
-    float[] ds = new float[Math.multiplyExact(Math.multiplyExact(bq, sk), nb)];
+    float[] ds = spare.take(Math.multiplyExact(Math.multiplyExact((long) bq, sk), nb));
     pool.submit(() -> IntStream.range(0, bq).parallel().forEach(bh -> {
       int b = bh / s.qHeads();
       int g = s.kvHead(bh % s.qHeads());
@@ -213,7 +244,7 @@ public final class SageAttention implements AttentionKernel {
         int g = s.kvHead(h);
         int kb = (b * s.kvHeads() + g) * p.d;
         for (int i = 0; i < s.qLen(); i++) {
-          int qa = ((b * s.qHeads() + h) * s.qLen() + i) * p.d;
+          long qa = p.q.offset() + b * p.q.stride(0) + h * p.q.stride(1) + i * p.q.stride(2);
           long la = lse.offset() + b * lse.stride(0) + h * lse.stride(1) + i * lse.stride(2);
           double l = lse.getDoubleAt(la);
           if (l == Double.NEGATIVE_INFINITY) {
@@ -221,7 +252,7 @@ public final class SageAttention implements AttentionKernel {
           }
           double dot = 0;
           for (int c = 0; c < p.d; c++) {
-            dot += (double) p.q[qa + c] * p.kbar[kb + c];
+            dot += (double) p.q.getFloatAt(qa + c * p.q.stride(3)) * p.kbar[kb + c];
           }
           lse.setAt(la, l + scale * dot);
           if (p.vbar != null) {

@@ -130,12 +130,22 @@ final class SageHook implements TileHook {
         }
       }
     } else {
-      for (int c = 0; c < cols; c++) {
-        for (int v = 0; v < lanes; v += N) {
-          int at = c * ld + v;
-          FloatVector x = FloatVector.fromArray(F, st, at).mul(pScale);
-          roundE4m3(x).mul(pInverse).intoArray(st, at);
-        }
+      e4m3Block(st, ld, lanes, cols);
+    }
+  }
+
+  /**
+   * The FP8 E4M3 P of a tile, {@code lanes} query lanes by {@code cols} keys. A method of its
+   * own, as {@link #nvfp4Block}: compiled alone, the JIT keeps it out of the engine's key-tile
+   * loop, whose inlining budget it would exhaust once both variants have run (it then boxed
+   * every vector here).
+   */
+  private void e4m3Block(float[] st, int ld, int lanes, int cols) {
+    for (int c = 0; c < cols; c++) {
+      for (int v = 0; v < lanes; v += N) {
+        int at = c * ld + v;
+        FloatVector x = FloatVector.fromArray(F, st, at).mul(pScale);
+        roundE4m3(x).mul(pInverse).intoArray(st, at);
       }
     }
   }

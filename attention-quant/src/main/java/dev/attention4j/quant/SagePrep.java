@@ -2,7 +2,7 @@ package dev.attention4j.quant;
 
 import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
-import dev.attention4j.core.DType;
+import dev.attention4j.core.SpareFloats;
 import dev.attention4j.core.Tensor;
 
 /**
@@ -34,11 +34,20 @@ import dev.attention4j.core.Tensor;
  */
 final class SagePrep {
 
+  /** The buffers a prep holds: the three operands, the unquantized K~ and the Q block means. */
+  static final int Q = 0;
+  static final int K = 1;
+  static final int V = 2;
+  static final int KS = 3;
+  static final int QBAR = 4;
+  static final int BUFFERS = 5;
+
   final AttentionShape shape;
   final SageVariant variant;
+  /** The caller's Q, unchanged (the LSE correction reads it). */
+  final Tensor q;
   final int d;
   final int dv;
-  final float[] q;
   final float[] qd;
   final float[] qbar;
   final int qBlocks;
@@ -48,124 +57,230 @@ final class SagePrep {
   final float[] vd;
   final float[] vbar;
   final boolean identity;
+  private final SpareFloats[] spares;
+  private final float[][] taken = new float[BUFFERS][];
 
   /**
    * @param reach the number of leading keys that some query can see ({@link #keyReach}); the
    *     keys from {@code reach} on are replaced by 0 and left out of the means
+   * @param keepKs whether {@link #ks} (K~ before quantization) is kept beside {@link #kd}; when
+   *     not, {@code ks} shares the array of {@code kd} and holds K~ only until the quantizers
+   *     run, that is inside {@code qbarLogits}
+   * @param qbarLogits called (if not null) once the smoothing is done and before the quantizers
+   *     run
+   * @param spares {@link #BUFFERS} buffers kept between calls (their arrays may be longer than
+   *     the operands; index from 0), or null for new arrays; {@link #release} returns them
    */
   SagePrep(AttentionShape shape, SageVariant variant, Tensor qt, Tensor kt, Tensor vt,
-      boolean identity, boolean smoothV, int reach) {
+      boolean identity, boolean smoothV, int reach, boolean keepKs, SpareFloats[] spares,
+      java.util.function.Consumer<SagePrep> qbarLogits) {
     this.shape = shape;
     this.variant = variant;
     this.identity = identity;
+    this.spares = spares;
+    this.q = qt;
     this.d = shape.headDim();
     this.dv = shape.valueDim();
     int bh = shape.batch() * shape.kvHeads();
     int bq = shape.batch() * shape.qHeads();
     int sq = shape.qLen();
     int sk = shape.kvLen();
-    this.q = Tensor.copyOf(qt, DType.F32).floatData();
-    float[] k = Tensor.copyOf(kt, DType.F32).floatData();
-    float[] v = Tensor.copyOf(vt, DType.F32).floatData();
+    float[] q = copy(Q, qt);
+    float[] k = copy(K, kt);
+    float[] v = copy(V, vt);
     if (reach < sk) {
       for (int g = 0; g < bh; g++) {
         java.util.Arrays.fill(k, (g * sk + reach) * d, (g + 1) * sk * d, 0f);
         java.util.Arrays.fill(v, (g * sk + reach) * dv, (g + 1) * sk * dv, 0f);
       }
     }
-    // K smoothing
+    Means means = new Means(Math.max(d, dv));
+    // K smoothing, in place: K~ = K - kbar
     this.kbar = new float[bh * d];
-    this.ks = new float[k.length];
     for (int g = 0; g < bh; g++) {
-      meanRows(k, g * sk * d, reach, d, kbar, g * d);
+      means.rows(k, g * sk * d, reach, d, kbar, g * d);
       for (int j = 0; j < reach; j++) {
         int at = (g * sk + j) * d;
         for (int c = 0; c < d; c++) {
-          ks[at + c] = k[at + c] - kbar[g * d + c];
+          k[at + c] -= kbar[g * d + c];
         }
       }
     }
-    // Q smoothing
+    // Q smoothing, in place: Q~ = Q - qbar
     this.qBlocks = (sq + SageVariant.Q_BLOCK - 1) / SageVariant.Q_BLOCK;
-    float[] qs;
     if (variant.smoothsQ()) {
-      qbar = new float[bq * qBlocks * d];
-      qs = new float[q.length];
+      qbar = take(QBAR, (long) bq * qBlocks * d);
       for (int h = 0; h < bq; h++) {
         for (int blk = 0; blk < qBlocks; blk++) {
           int i0 = blk * SageVariant.Q_BLOCK;
           int n = Math.min(SageVariant.Q_BLOCK, sq - i0);
           int mo = (h * qBlocks + blk) * d;
-          meanRows(q, (h * sq + i0) * d, n, d, qbar, mo);
+          means.rows(q, (h * sq + i0) * d, n, d, qbar, mo);
           for (int i = i0; i < i0 + n; i++) {
             int at = (h * sq + i) * d;
             for (int c = 0; c < d; c++) {
-              qs[at + c] = q[at + c] - qbar[mo + c];
+              q[at + c] -= qbar[mo + c];
             }
           }
         }
       }
     } else {
       qbar = null;
-      qs = q;
     }
-    // V smoothing
-    float[] vs = v;
+    // V smoothing, in place
     if (smoothV) {
       vbar = new float[bh * dv];
-      vs = new float[v.length];
       for (int g = 0; g < bh; g++) {
-        meanRows(v, g * sk * dv, reach, dv, vbar, g * dv);
+        means.rows(v, g * sk * dv, reach, dv, vbar, g * dv);
         for (int j = 0; j < reach; j++) {
           int at = (g * sk + j) * dv;
           for (int c = 0; c < dv; c++) {
-            vs[at + c] = v[at + c] - vbar[g * dv + c];
+            v[at + c] -= vbar[g * dv + c];
           }
         }
       }
     } else {
       vbar = null;
     }
+    qd = q;
+    kd = k;
+    vd = v;
     if (identity) {
-      qd = qs;
-      kd = ks;
-      vd = vs;
+      ks = k;
+      if (qbarLogits != null) {
+        qbarLogits.accept(this);
+      }
       return;
     }
-    qd = new float[q.length];
-    kd = new float[k.length];
+    if (keepKs) {
+      ks = take(KS, (long) bh * sk * d);
+      System.arraycopy(k, 0, ks, 0, bh * sk * d);
+    } else {
+      ks = k;
+    }
+    if (qbarLogits != null) {
+      qbarLogits.accept(this);
+    }
+    // quantized and dequantized in place from here on (K~ is gone unless kept)
+    Rows rows = new Rows(Math.max(d, dv));
     switch (variant) {
       case SAGE1 -> {
         for (int h = 0; h < bq; h++) {
-          intRows(qs, qd, h * sq * d, sq, d, IntQuant.INT8_MAX, Grouping.BLOCK_128);
+          rows.ints(q, h * sq * d, sq, d, IntQuant.INT8_MAX, Grouping.BLOCK_128);
         }
         for (int g = 0; g < bh; g++) {
-          intRows(ks, kd, g * sk * d, sk, d, IntQuant.INT8_MAX, Grouping.BLOCK_64);
+          rows.ints(k, g * sk * d, sk, d, IntQuant.INT8_MAX, Grouping.BLOCK_64);
         }
-        vd = vs;
       }
       case SAGE2_INT8, SAGE2_INT4 -> {
         int qmax = variant == SageVariant.SAGE2_INT8 ? IntQuant.INT8_MAX : IntQuant.INT4_MAX;
         for (int h = 0; h < bq; h++) {
-          intRows(qs, qd, h * sq * d, sq, d, qmax, Grouping.THREAD_Q);
+          rows.ints(q, h * sq * d, sq, d, qmax, Grouping.THREAD_Q);
         }
         for (int g = 0; g < bh; g++) {
-          intRows(ks, kd, g * sk * d, sk, d, qmax, Grouping.THREAD_K);
+          rows.ints(k, g * sk * d, sk, d, qmax, Grouping.THREAD_K);
         }
-        vd = new float[v.length];
         for (int g = 0; g < bh; g++) {
-          fp8Channels(vs, vd, g * sk * dv, sk, dv);
+          fp8Channels(v, v, g * sk * dv, sk, dv);
         }
       }
       case SAGE3_NVFP4 -> {
-        nvfp4Rows(qs, qd, q.length / d, d);
-        nvfp4Rows(ks, kd, k.length / d, d);
-        vd = new float[v.length];
+        rows.nvfp4(q, bq * sq, d);
+        rows.nvfp4(k, bh * sk, d);
         for (int g = 0; g < bh; g++) {
-          nvfp4Columns(vs, vd, g * sk * dv, sk, dv);
+          nvfp4Columns(v, v, g * sk * dv, sk, dv);
         }
       }
       default -> throw new AssertionError(variant);
+    }
+  }
+
+  /** A new prep with fresh arrays, {@link #ks} kept (the scalar pipeline and tests). */
+  SagePrep(AttentionShape shape, SageVariant variant, Tensor qt, Tensor kt, Tensor vt,
+      boolean identity, boolean smoothV, int reach) {
+    this(shape, variant, qt, kt, vt, identity, smoothV, reach, true, null, null);
+  }
+
+  /** Returns the buffers to their spares; the prep's arrays must not be used afterwards. */
+  void release() {
+    if (spares == null) {
+      return;
+    }
+    for (int i = 0; i < BUFFERS; i++) {
+      if (taken[i] != null) {
+        spares[i].give(taken[i]);
+        taken[i] = null;
+      }
+    }
+  }
+
+  /** {@code n} floats of buffer {@code slot}, from its spare when there is one. */
+  private float[] take(int slot, long n) {
+    float[] a = spares == null ? new float[Math.toIntExact(n)] : spares[slot].take(n);
+    taken[slot] = a;
+    return a;
+  }
+
+  /** A contiguous float32 copy of {@code t} in buffer {@code slot}. */
+  private float[] copy(int slot, Tensor t) {
+    float[] a = take(slot, t.size());
+    SpareFloats.view(a, 0, t.shape()).copyFrom(t);
+    return a;
+  }
+
+  /** Per-column means of the finite entries, with one set of accumulators. */
+  private static final class Means {
+    private final double[] sum;
+    private final int[] n;
+
+    Means(int width) {
+      sum = new double[width];
+      n = new int[width];
+    }
+
+    /** Per-column mean of the finite entries (0 for a column without one). */
+    void rows(float[] x, int off, int rows, int width, float[] out, int oOff) {
+      java.util.Arrays.fill(sum, 0, width, 0);
+      java.util.Arrays.fill(n, 0, width, 0);
+      for (int r = 0; r < rows; r++) {
+        int at = off + r * width;
+        for (int c = 0; c < width; c++) {
+          float e = x[at + c];
+          if (Float.isFinite(e)) {
+            sum[c] += e;
+            n[c]++;
+          }
+        }
+      }
+      for (int c = 0; c < width; c++) {
+        out[oOff + c] = n[c] == 0 ? 0f : (float) (sum[c] / n[c]);
+      }
+    }
+  }
+
+  /** Quantizes rows in place, keeping each row's original for its non-finite entries. */
+  private static final class Rows {
+    private final float[] row;
+    private final byte[] codes;
+    private float[] amax = new float[0];
+
+    Rows(int width) {
+      row = new float[width];
+      codes = new byte[width];
+    }
+
+    /** {@link #intRows} in place. */
+    void ints(float[] x, int off, int rows, int width, int qmax, Grouping grouping) {
+      int ng = grouping.groups(rows);
+      if (amax.length < ng) {
+        amax = new float[ng];
+      }
+      intRows(x, x, off, rows, width, qmax, grouping, amax, row, codes);
+    }
+
+    /** {@link #nvfp4Rows} in place. */
+    void nvfp4(float[] x, int rows, int width) {
+      nvfp4Rows(x, x, rows, width, row, codes);
     }
   }
 
@@ -206,25 +321,6 @@ final class SagePrep {
     }
   }
 
-  /** Per-column mean of the finite entries (0 for a column without one). */
-  private static void meanRows(float[] x, int off, int rows, int width, float[] out, int oOff) {
-    double[] sum = new double[width];
-    int[] n = new int[width];
-    for (int r = 0; r < rows; r++) {
-      int at = off + r * width;
-      for (int c = 0; c < width; c++) {
-        float e = x[at + c];
-        if (Float.isFinite(e)) {
-          sum[c] += e;
-          n[c]++;
-        }
-      }
-    }
-    for (int c = 0; c < width; c++) {
-      out[oOff + c] = n[c] == 0 ? 0f : (float) (sum[c] / n[c]);
-    }
-  }
-
   /** Largest finite magnitude of {@code x[off .. off + n)} (non-finite entries left out). */
   static float finiteAmax(float[] x, int off, int n) {
     float m = SimdCodecs.amax(x, off, n);
@@ -253,18 +349,27 @@ final class SagePrep {
   /** Symmetric INT quantization of whole rows, one scale per row group; writes dequantized. */
   static void intRows(float[] x, float[] out, int off, int rows, int width, int qmax,
       Grouping grouping) {
-    int ng = grouping.groups(rows);
-    float[] amax = new float[ng];
+    intRows(x, out, off, rows, width, qmax, grouping, new float[grouping.groups(rows)],
+        new float[width], new byte[width]);
+  }
+
+  /**
+   * {@link #intRows} with scratch: {@code amax} of at least the group count, {@code row} and
+   * {@code codes} of {@code width}; {@code out} may be {@code x}.
+   */
+  private static void intRows(float[] x, float[] out, int off, int rows, int width, int qmax,
+      Grouping grouping, float[] amax, float[] row, byte[] codes) {
+    java.util.Arrays.fill(amax, 0, grouping.groups(rows), 0f);
     for (int r = 0; r < rows; r++) {
       int gi = grouping.of(r);
       amax[gi] = Math.max(amax[gi], finiteAmax(x, off + r * width, width));
     }
-    byte[] codes = new byte[width];
     for (int r = 0; r < rows; r++) {
       float sc = IntQuant.scale(amax[grouping.of(r)], qmax);
-      SimdCodecs.encodeInt(x, off + r * width, width, sc, qmax, codes, 0);
+      System.arraycopy(x, off + r * width, row, 0, width);
+      SimdCodecs.encodeInt(row, 0, width, sc, qmax, codes, 0);
       SimdCodecs.decodeInt(codes, 0, width, sc, out, off + r * width);
-      carryNonFinite(x, off + r * width, width, out, off + r * width);
+      carryNonFinite(row, 0, width, out, off + r * width);
     }
   }
 
@@ -289,16 +394,23 @@ final class SagePrep {
 
   /** NVFP4 along each row (16-element blocks); writes dequantized. */
   static void nvfp4Rows(float[] x, float[] out, int rows, int width) {
-    byte[] codes = new byte[SageVariant.FP4_BLOCK];
+    nvfp4Rows(x, out, rows, width, new float[width], new byte[SageVariant.FP4_BLOCK]);
+  }
+
+  /** {@link #nvfp4Rows} with scratch ({@code row} of {@code width}); {@code out} may be x. */
+  private static void nvfp4Rows(float[] x, float[] out, int rows, int width, float[] row,
+      byte[] codes) {
     for (int r = 0; r < rows; r++) {
+      System.arraycopy(x, r * width, row, 0, width);
       for (int c0 = 0; c0 < width; c0 += SageVariant.FP4_BLOCK) {
         int at = r * width + c0;
         int n = Math.min(SageVariant.FP4_BLOCK, width - c0);
-        int sc = BlockScales.nvfp4Scale(finiteAmax(x, at, n));
+        int sc = BlockScales.nvfp4Scale(finiteAmax(row, c0, n));
         float s = MiniFloat.E4M3.decode(sc);
-        SimdCodecs.encode(MiniFloat.E2M1, x, at, n, BlockScales.nvfp4Inverse(sc), true, codes, 0);
+        SimdCodecs.encode(MiniFloat.E2M1, row, c0, n, BlockScales.nvfp4Inverse(sc), true, codes,
+            0);
         SimdCodecs.decode(MiniFloat.E2M1, codes, 0, n, s, out, at);
-        carryNonFinite(x, at, n, out, at);
+        carryNonFinite(row, c0, n, out, at);
       }
     }
   }

@@ -6,11 +6,13 @@ import dev.attention4j.core.AttentionResult;
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.ReferenceAttention;
+import dev.attention4j.core.SpareFloats;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.DenseEngine;
 import dev.attention4j.simd.SimdAttention;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * MoBA, Mixture of Block Attention (Lu et al. 2025; SEMANTICS.md "MoBA"; kernel-notes §4), on the
@@ -34,6 +36,8 @@ import java.util.Objects;
 public final class MobaAttention implements AttentionKernel {
 
   private static final ThreadLocal<BlockUnion> UNION = ThreadLocal.withInitial(BlockUnion::new);
+  private static final ThreadLocal<RouteScratch> ROUTE =
+      ThreadLocal.withInitial(RouteScratch::new);
   /** Queries routed together (bounds the gate scratch). */
   private static final int ROUTE_CHUNK = 256;
 
@@ -42,6 +46,7 @@ public final class MobaAttention implements AttentionKernel {
   private final SimdAttention simd;
   /** The grouped path's compact rows, reused between calls. */
   private final SpareFloats scratch = new SpareFloats();
+  private final AtomicReference<MobaEfficient.Buffers> spare = new AtomicReference<>();
 
   /** On the preferred vector width and the common pool. */
   public MobaAttention(int blockSize, int topk) {
@@ -92,8 +97,13 @@ public final class MobaAttention implements AttentionKernel {
   public void forward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options) {
     AttentionShape s = check(q, k, v, out, lse, options);
-    MobaRouting r = route(q, k, s, blockMeans(k, blockSize));
-    run(q, k, v, out, lse, options, s, r);
+    MobaEfficient.Buffers buf = buffers();
+    try {
+      buf.means = blockMeans(k, blockSize, buf.means);
+      run(q, k, v, out, lse, options, s, route(q, k, s, buf.means, buf), buf);
+    } finally {
+      spare.set(buf);
+    }
   }
 
   /**
@@ -115,13 +125,24 @@ public final class MobaAttention implements AttentionKernel {
       throw new IllegalArgumentException("the MoBA state has block size " + state.blockSize()
           + ", the kernel " + blockSize);
     }
-    run(q, k, v, out, lse, options, s, route(q, k, s, state.means()));
+    MobaEfficient.Buffers buf = buffers();
+    try {
+      run(q, k, v, out, lse, options, s, route(q, k, s, state.means(), buf), buf);
+    } finally {
+      spare.set(buf);
+    }
+  }
+
+  /** The kernel's buffers for one call: kept between calls, new while another call has them. */
+  private MobaEfficient.Buffers buffers() {
+    MobaEfficient.Buffers b = spare.getAndSet(null);
+    return b != null ? b : new MobaEfficient.Buffers();
   }
 
   /** The blocks every query selects (float32 gates, as the kernel routes). */
   public MobaRouting route(Tensor q, Tensor k, AttentionOptions options) {
     AttentionShape s = check(q, k, k, null, null, options);
-    return route(q, k, s, blockMeans(k, blockSize));
+    return route(q, k, s, blockMeans(k, blockSize), null);
   }
 
   private AttentionShape check(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
@@ -143,9 +164,9 @@ public final class MobaAttention implements AttentionKernel {
   }
 
   private void run(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
-      AttentionOptions options, AttentionShape s, MobaRouting r) {
+      AttentionOptions options, AttentionShape s, MobaRouting r, MobaEfficient.Buffers buf) {
     if (!options.hasBias()) {
-      MobaEfficient.run(simd, q, k, v, out, lse, options, s, r, blockSize, scratch);
+      MobaEfficient.run(simd, q, k, v, out, lse, options, s, r, blockSize, scratch, buf);
       return;
     }
     runMasked(q, k, v, out, lse, options, s, r);
@@ -193,12 +214,18 @@ public final class MobaAttention implements AttentionKernel {
    * flattened (sums in float64, in token order).
    */
   public static float[] blockMeans(Tensor k, int blockSize) {
+    return blockMeans(k, blockSize, null);
+  }
+
+  /** {@link #blockMeans(Tensor, int)} into {@code into} when it is long enough. */
+  private static float[] blockMeans(Tensor k, int blockSize, float[] into) {
     int batch = k.dim(0);
     int hkv = k.dim(1);
     int len = k.dim(2);
     int d = k.dim(3);
     int blocks = Math.ceilDiv(len, blockSize);
-    float[] means = new float[batch * hkv * blocks * d];
+    int n = batch * hkv * blocks * d;
+    float[] means = into != null && into.length >= n ? into : new float[n];
     double[] sum = new double[d];
     float[] row = new float[d];
     for (int b = 0; b < batch; b++) {
@@ -225,15 +252,18 @@ public final class MobaAttention implements AttentionKernel {
   /**
    * Routes every query: gates {@code <q_t, kbar_c>} for the past blocks in float32 (the query
    * chunk transposed so that the sum over D is a vectorisable loop over queries), then top-k.
+   * With {@code buf} the selection lives in its array and the routing only as long as the call.
    */
-  private MobaRouting route(Tensor q, Tensor k, AttentionShape s, float[] means) {
+  private MobaRouting route(Tensor q, Tensor k, AttentionShape s, float[] means,
+      MobaEfficient.Buffers buf) {
     int sq = s.qLen();
     int sk = s.kvLen();
     int d = s.headDim();
     int hq = s.qHeads();
     int blocks = Math.ceilDiv(sk, blockSize);
     int width = Math.min(topk, blocks);
-    int[] sel = new int[s.batch() * hq * sq * width];
+    int rows = s.batch() * hq * sq * width;
+    int[] sel = buf == null ? new int[rows] : (buf.sel = MobaEfficient.Buffers.grow(buf.sel, rows));
     int off = sk - sq;
     int chunks = (sq + ROUTE_CHUNK - 1) / ROUTE_CHUNK;
     Parallel.forEach(simd.pool(), s.batch() * hq * chunks, task -> {
@@ -247,8 +277,9 @@ public final class MobaAttention implements AttentionKernel {
       // row stride n + 8: a power-of-two stride would make the transposing stores conflict
       // in the L1 cache (they took most of the routing time)
       int ld = n + 8;
-      float[] qt = new float[d * ld];
-      float[] row = new float[d];
+      RouteScratch rs = ROUTE.get();
+      float[] qt = rs.qt = grow(rs.qt, d * ld);
+      float[] row = rs.row.length == d ? rs.row : (rs.row = new float[d]);
       for (int i = i0; i < i1; i++) {
         readRow(q, b, h, i, row);
         for (int e = 0; e < d; e++) {
@@ -257,7 +288,8 @@ public final class MobaAttention implements AttentionKernel {
       }
       // past blocks of the chunk's last query; earlier queries ignore blocks not past for them
       int past = Math.max(0, (i1 - 1 + off) / blockSize);
-      float[] gate = new float[past * n];
+      float[] gate = rs.gate = grow(rs.gate, past * n);
+      Arrays.fill(gate, 0, past * n, 0f);
       for (int c = 0; c < past; c++) {
         int mAt = ((b * s.kvHeads() + g) * blocks + c) * d;
         int at = c * n;
@@ -269,11 +301,14 @@ public final class MobaAttention implements AttentionKernel {
           }
         }
       }
-      int[] best = new int[width];
+      if (rs.best.length != width) {
+        rs.best = new int[width];
+        rs.val = new float[width];
+      }
       for (int i = i0; i < i1; i++) {
         int cur = (i + off) / blockSize;
-        select(gate, i - i0, n, cur, width, best);
-        System.arraycopy(best, 0, sel, ((b * hq + h) * sq + i) * width, width);
+        select(gate, i - i0, n, cur, width, rs.best, rs.val);
+        System.arraycopy(rs.best, 0, sel, ((b * hq + h) * sq + i) * width, width);
       }
     });
     return new MobaRouting(hq, sq, sk, blockSize, width, sel);
@@ -281,12 +316,12 @@ public final class MobaAttention implements AttentionKernel {
 
   /**
    * The current block plus the {@code width - 1} past blocks of highest gate (ties to the lower
-   * index), ascending, padded with -1. {@code gate[c * n + x]} is the gate of block {@code c}.
+   * index), ascending, padded with -1. {@code gate[c * n + x]} is the gate of block {@code c};
+   * {@code val} is scratch of at least {@code width} floats.
    */
-  static void select(float[] gate, int x, int n, int cur, int width, int[] out) {
+  static void select(float[] gate, int x, int n, int cur, int width, int[] out, float[] val) {
     int keep = Math.min(width - 1, cur);
-    int[] idx = new int[keep];
-    float[] val = new float[keep];
+    int[] idx = out;
     int have = 0;
     for (int c = 0; c < cur; c++) {
       float gv = gate[c * n + x];
@@ -311,12 +346,23 @@ public final class MobaAttention implements AttentionKernel {
         idx[at] = c;
       }
     }
-    Arrays.fill(out, -1);
-    for (int t = 0; t < have; t++) {
-      out[t] = idx[t];
-    }
+    Arrays.fill(out, have, width, -1);
     out[have] = cur;
     Arrays.sort(out, 0, have + 1);
+  }
+
+  /** A routing thread's buffers, kept between calls: one query chunk's worth each. */
+  private static final class RouteScratch {
+    float[] qt = new float[0];
+    float[] row = new float[0];
+    float[] gate = new float[0];
+    int[] best = new int[0];
+    float[] val = new float[0];
+  }
+
+  /** {@code a} if it holds {@code n} floats, else a new array of {@code n}. */
+  private static float[] grow(float[] a, int n) {
+    return a.length >= n ? a : new float[n];
   }
 
   /** Reads row {@code t[b, h, j, :]} as float32. */

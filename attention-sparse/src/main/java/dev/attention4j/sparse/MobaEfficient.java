@@ -5,6 +5,7 @@ import dev.attention4j.core.AttentionOptions;
 import dev.attention4j.core.AttentionShape;
 import dev.attention4j.core.DType;
 import dev.attention4j.core.LseMerge;
+import dev.attention4j.core.SpareFloats;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.core.TileClass;
 import dev.attention4j.simd.DenseEngine;
@@ -41,7 +42,7 @@ final class MobaEfficient {
 
   static void run(SimdAttention simd, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
       AttentionOptions options, AttentionShape s, MobaRouting r, int blockSize,
-      SpareFloats scratch) {
+      SpareFloats scratch, Buffers arrays) {
     int batch = s.batch();
     int hkv = s.kvHeads();
     int group = s.groupSize();
@@ -59,7 +60,9 @@ final class MobaEfficient {
     AttentionOptions causal = options.toBuilder().causal(true).alignment(Alignment.BOTTOM_RIGHT)
         .build();
     DenseEngine selfEngine = simd.engine(q, k, v, causal);
-    int[] selfStarts = selfTiles(sq, group, selfEngine.tileRows(), off, blockSize);
+    arrays.starts = Buffers.grow(arrays.starts, group * sq + 1);
+    int selfTiles = selfTiles(arrays.starts, sq, group, selfEngine.tileRows(), off,
+        blockSize) - 1;
 
     AttentionOptions plain = options.toBuilder().returnLse(false).build();
     int maxRows = packed * Math.max(0, width - 1);
@@ -75,7 +78,7 @@ final class MobaEfficient {
         : SpareFloats.view(buf, (long) maxRows * (d + dv), 1, 1, maxRows);
     try {
       runGrouped(simd, q, k, v, out, lse, s, r, blockSize, selfOut, selfLse, selfEngine,
-          selfStarts, plain, qc, oc, lc);
+          selfTiles, plain, qc, oc, lc, arrays);
     } finally {
       scratch.give(buf);
     }
@@ -83,8 +86,8 @@ final class MobaEfficient {
 
   private static void runGrouped(SimdAttention simd, Tensor q, Tensor k, Tensor v, Tensor out,
       Tensor lse, AttentionShape s, MobaRouting r, int blockSize, Tensor selfOut, Tensor selfLse,
-      DenseEngine selfEngine, int[] selfStarts, AttentionOptions plain, Tensor qc, Tensor oc,
-      Tensor lc) {
+      DenseEngine selfEngine, int selfTiles, AttentionOptions plain, Tensor qc, Tensor oc,
+      Tensor lc, Buffers arrays) {
     int batch = s.batch();
     int hkv = s.kvHeads();
     int group = s.groupSize();
@@ -95,13 +98,14 @@ final class MobaEfficient {
     int width = r.width();
     int packed = group * sq;
     int br = selfEngine.tileRows();
-    int selfTiles = selfStarts.length - 1;
     int maxRows = packed * Math.max(0, width - 1);
     int blocks = r.blocks();
-    int[] count = new int[blocks + 1];
-    int[] src = new int[Math.max(1, maxRows)];
-    int[] pos = new int[packed * width];
-    int[] pastTiles = new int[Math.max(2, 2 * (maxRows / Math.max(1, br) + blocks + 1))];
+    int[] selfStarts = arrays.starts;
+    int[] count = arrays.count = Buffers.grow(arrays.count, blocks + 1);
+    int[] src = arrays.src = Buffers.grow(arrays.src, Math.max(1, maxRows));
+    int[] pos = arrays.pos = Buffers.grow(arrays.pos, packed * width);
+    int[] pastTiles = arrays.pastTiles = Buffers.grow(arrays.pastTiles,
+        Math.max(2, 2 * (maxRows / Math.max(1, br) + blocks + 1)));
 
     for (int b = 0; b < batch; b++) {
       for (int g = 0; g < hkv; g++) {
@@ -142,7 +146,8 @@ final class MobaEfficient {
         for (int c = 0; c < blocks; c++) {
           for (int p0 = count[c]; p0 < count[c + 1]; p0 += br) {
             if (2 * nPast + 1 >= pastTiles.length) {
-              pastTiles = java.util.Arrays.copyOf(pastTiles, pastTiles.length * 2);
+              pastTiles = arrays.pastTiles = java.util.Arrays.copyOf(pastTiles,
+                  pastTiles.length * 2);
             }
             pastTiles[2 * nPast] = p0;
             pastTiles[2 * nPast + 1] = c;
@@ -180,7 +185,11 @@ final class MobaEfficient {
         int chunk = 64;
         int chunks = (packed + chunk - 1) / chunk;
         Parallel.forEach(simd.pool(), chunks, ch -> {
-          float[] acc = new float[dv];
+          float[] acc = ACC.get();
+          if (acc.length < dv) {
+            acc = new float[dv];
+            ACC.set(acc);
+          }
           int p1 = Math.min(packed, (ch + 1) * chunk);
           for (int p = ch * chunk; p < p1; p++) {
             int h = gg * group + p / sq;
@@ -226,6 +235,8 @@ final class MobaEfficient {
   }
 
   private static final ThreadLocal<KeyTiles> TILES = ThreadLocal.withInitial(KeyTiles::new);
+  /** A thread's row accumulator for the merge. */
+  private static final ThreadLocal<float[]> ACC = ThreadLocal.withInitial(() -> new float[0]);
 
   /** Copies the Q rows of compact rows {@code [p0, p1)} into {@code qc} (float32, contiguous). */
   private static void gather(Tensor q, int b, int g, int group, int sq, int[] src, int p0, int p1,
@@ -249,13 +260,13 @@ final class MobaEfficient {
   }
 
   /**
-   * Starts of the self-pass query tiles of one (batch, KV head), then the end: tiles of at most
-   * {@code br} packed rows that never cross a query block; they cross heads only when every query
-   * lies in the same block (decoding).
+   * Writes to {@code starts} (at least {@code sq * group + 1} long) the starts of the self-pass
+   * query tiles of one (batch, KV head), then the end, and returns how many it wrote: tiles of
+   * at most {@code br} packed rows that never cross a query block; they cross heads only when
+   * every query lies in the same block (decoding).
    */
-  static int[] selfTiles(int sq, int group, int br, int off, int blockSize) {
+  static int selfTiles(int[] starts, int sq, int group, int br, int off, int blockSize) {
     int packed = sq * group;
-    int[] starts = new int[packed + 1];
     int n = 0;
     boolean oneBlock = off / blockSize == (sq - 1 + off) / blockSize;
     if (oneBlock && sq < br) {
@@ -272,6 +283,25 @@ final class MobaEfficient {
       }
     }
     starts[n++] = packed;
-    return java.util.Arrays.copyOf(starts, n);
+    return n;
+  }
+
+  /**
+   * The arrays of a call (K block means, the routing's selection, tile starts, the counting sort
+   * of the routed rows, the past tiles), kept by the kernel between calls; any length at least
+   * what a call needs.
+   */
+  static final class Buffers {
+    float[] means = new float[0];
+    int[] sel = new int[0];
+    int[] starts = new int[0];
+    int[] count = new int[0];
+    int[] src = new int[0];
+    int[] pos = new int[0];
+    int[] pastTiles = new int[0];
+
+    static int[] grow(int[] a, int n) {
+      return a.length >= n ? a : new int[n];
+    }
   }
 }

@@ -10,6 +10,7 @@ import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.SimdAttention;
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * NABLA, Neighborhood Adaptive Block-Level Attention (arXiv 2507.13546; SEMANTICS.md "NABLA";
@@ -25,11 +26,14 @@ import java.util.Objects;
  */
 public final class NablaAttention implements AttentionKernel {
 
+  private static final ThreadLocal<Means> MEANS = ThreadLocal.withInitial(Means::new);
+
   private final int blockSize;
   private final double threshold;
   private final int[] blockGrid;
   private final int[] window;
   private final SimdAttention simd;
+  private final AtomicReference<double[]> keyMeans = new AtomicReference<>();
 
   /** On the preferred vector width and the common pool, without a sliding-tile window. */
   public NablaAttention(int blockSize, double threshold) {
@@ -125,19 +129,28 @@ public final class NablaAttention implements AttentionKernel {
     }
     int d = s.headDim();
     double scale = options.scale(d);
-    double[][][] ka = new double[s.batch() * s.kvHeads()][][];
+    int hkv = s.kvHeads();
+    int span = nb * d;
+    // the block means, kept between calls: K's of every KV head by the kernel (a call from a
+    // task that another call's thread runs while it waits cannot reach them), one Q head's by
+    // each thread (used with no wait in between)
+    double[] held = keyMeans.getAndSet(null);
+    long kn = (long) s.batch() * hkv * span;
+    double[] ka = held != null && held.length >= kn ? held : new double[Math.toIntExact(kn)];
     for (int b = 0; b < s.batch(); b++) {
-      for (int g = 0; g < s.kvHeads(); g++) {
-        ka[b * s.kvHeads() + g] = means(k, b, g, len, d);
+      for (int g = 0; g < hkv; g++) {
+        means(k, b, g, len, d, ka, (b * hkv + g) * span);
       }
     }
     boolean[][] keep = new boolean[s.batch() * s.qHeads()][];
     Parallel.forEach(simd.pool(), s.batch() * s.qHeads(), bh -> {
       int b = bh / s.qHeads();
       int h = bh % s.qHeads();
-      double[][] qa = means(q, b, h, len, d);
-      keep[bh] = keep(qa, ka[b * s.kvHeads() + s.kvHead(h)], scale);
+      double[] qa = MEANS.get().grow(span);
+      means(q, b, h, len, d, qa, 0);
+      keep[bh] = keep(qa, ka, (b * hkv + s.kvHead(h)) * span, nb, d, scale);
     });
+    keyMeans.set(ka);
     BlockMask.Builder builder = BlockMask.builder(s.batch(), s.qHeads(), len, len, blockSize,
         blockSize);
     for (int bh = 0; bh < keep.length; bh++) {
@@ -152,32 +165,33 @@ public final class NablaAttention implements AttentionKernel {
     return builder.build();
   }
 
-  /** The kept-block map of one head: {@code keep[x * nb + y]}. */
-  private boolean[] keep(double[][] qa, double[][] ka, double scale) {
-    int nb = qa.length;
-    int d = nb == 0 ? 0 : qa[0].length;
+  /**
+   * The kept-block map of one head: {@code keep[x * nb + y]}, from the Q block means
+   * {@code qa[x * d ..]} and the K block means {@code ka[k0 + y * d ..]}.
+   */
+  private boolean[] keep(double[] qa, double[] ka, int k0, int nb, int d, double scale) {
     boolean[] keep = new boolean[nb * nb];
     double[] a = new double[nb];
     double[] sorted = new double[nb];
     for (int x = 0; x < nb; x++) {
-      double[] qx = qa[x];
+      int qx = x * d;
       int y = 0;
       // four blocks at a time: four independent sums, each in the order of e
       for (; y + 4 <= nb; y += 4) {
-        double[] k0 = ka[y];
-        double[] k1 = ka[y + 1];
-        double[] k2 = ka[y + 2];
-        double[] k3 = ka[y + 3];
+        int y0 = k0 + y * d;
+        int y1 = y0 + d;
+        int y2 = y1 + d;
+        int y3 = y2 + d;
         double s0 = 0;
         double s1 = 0;
         double s2 = 0;
         double s3 = 0;
         for (int e = 0; e < d; e++) {
-          double qe = qx[e];
-          s0 += qe * k0[e];
-          s1 += qe * k1[e];
-          s2 += qe * k2[e];
-          s3 += qe * k3[e];
+          double qe = qa[qx + e];
+          s0 += qe * ka[y0 + e];
+          s1 += qe * ka[y1 + e];
+          s2 += qe * ka[y2 + e];
+          s3 += qe * ka[y3 + e];
         }
         a[y] = scale * s0;
         a[y + 1] = scale * s1;
@@ -186,8 +200,9 @@ public final class NablaAttention implements AttentionKernel {
       }
       for (; y < nb; y++) {
         double dot = 0;
+        int ky = k0 + y * d;
         for (int e = 0; e < d; e++) {
-          dot += qx[e] * ka[y][e];
+          dot += qa[qx + e] * ka[ky + e];
         }
         a[y] = scale * dot;
       }
@@ -280,25 +295,39 @@ public final class NablaAttention implements AttentionKernel {
     return true;
   }
 
-  /** Block means of {@code t[b, h]} in float64 over each block's real tokens. */
-  private double[][] means(Tensor t, int b, int h, int len, int d) {
+  /**
+   * Block means of {@code t[b, h]} in float64 over each block's real tokens, written to
+   * {@code m[at + x * d + e]}.
+   */
+  private void means(Tensor t, int b, int h, int len, int d, double[] m, int at) {
     int nb = Math.ceilDiv(len, blockSize);
-    double[][] m = new double[nb][d];
+    Arrays.fill(m, at, at + nb * d, 0);
     float[] row = new float[d];
     for (int j = 0; j < len; j++) {
       MobaAttention.readRow(t, b, h, j, row);
-      double[] acc = m[j / blockSize];
+      int acc = at + j / blockSize * d;
       for (int e = 0; e < d; e++) {
-        acc[e] += row[e];
+        m[acc + e] += row[e];
       }
     }
     for (int x = 0; x < nb; x++) {
       int count = Math.min(len, (x + 1) * blockSize) - x * blockSize;
       for (int e = 0; e < d; e++) {
-        m[x][e] /= count;
+        m[at + x * d + e] /= count;
       }
     }
-    return m;
+  }
+
+  /** A thread's buffer for one head's Q block means, kept between calls. */
+  private static final class Means {
+    private double[] buf = new double[0];
+
+    double[] grow(int n) {
+      if (buf.length < n) {
+        buf = new double[n];
+      }
+      return buf;
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import dev.attention4j.core.DType;
 import dev.attention4j.core.LseMerge;
 import dev.attention4j.core.Mask;
 import dev.attention4j.core.ReferenceAttention;
+import dev.attention4j.core.SpareFloats;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.simd.DenseEngine;
 import dev.attention4j.simd.KvSource;
