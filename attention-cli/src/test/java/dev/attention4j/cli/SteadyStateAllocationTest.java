@@ -33,10 +33,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Steady-state calls allocate nothing in proportion to the problem: for each kernel, a call on a
- * problem four times larger allocates at most 1 % of the extra bytes of its inputs and outputs
- * more than a call on the smaller one (tile lists and tasks grow with the number of tiles, which
- * is far below that). NABLA, which builds its block mask from the data on every call, may also
+ * Steady-state calls allocate nothing in proportion to the problem: for each kernel, a call at
+ * four times the scale (tokens, or the side of a neighborhood grid) allocates at most 1 % of the
+ * extra bytes of its inputs and outputs more than a call at the smaller one (tile lists and
+ * tasks grow with the number of tiles, which is far below that). NABLA, which builds its block mask from the data on every call, may also
  * allocate 32 bytes per (query block, key block) pair: the mask is {@code O(tiles)}. A kernel
  * that copies an operand per call, or whose vectors the JIT boxes, fails.
  *
