@@ -9,6 +9,9 @@ import dev.attention4j.core.PagedKvCache;
 import dev.attention4j.core.ScoreMod;
 import dev.attention4j.core.Tensor;
 import dev.attention4j.core.TileClass;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
@@ -98,13 +101,45 @@ public final class DenseEngine {
 
   /**
    * Row-mode calls that read more K and V bytes than this (float32 in place, or 8-bit codes)
-   * bring each block of rows in with {@link Micro#touch} just before its product. Measured on the
-   * project's machine (32 query / 8 KV heads, D = 128): float32 saves 7-12 % from KV 8192
-   * (67 MB) up and costs 20 % at 4096 (34 MB), whose rows come from the last-level cache, where
-   * the arithmetic draws them as fast itself; INT8 codes save 12 % at KV 32768 (67 MB) and cost
-   * 8 % at 4096 (8 MB).
+   * bring each block of rows in with {@link Micro#touch} just before its product. The right
+   * value is the size of the last-level cache the core sees, which Java cannot read, so the
+   * default depends on the processor's maker, measured on the project's two kinds of host
+   * (32 query / 8 KV heads, D = 128, one thread):
+   * <ul>
+   *   <li>AMD EPYC (Zen 5, 32 MiB of L3 per core complex): {@value #TOUCH_MIN_BYTES_AMD} bytes.
+   *       KV 4096 in float32 (32 MiB) does not stay in the L3, and touching takes it from
+   *       2.57-2.61 to 1.61-1.78 ms; from 1024 to 3000 keys (8-23 MiB) it changes nothing
+   *       beyond the noise.
+   *   <li>Others (Intel Xeon, a larger last-level cache): {@value #TOUCH_MIN_BYTES_OTHER}
+   *       bytes. Float32 saves 7-12 % from KV 8192 (64 MiB) up and costs 20 % at 4096 (32 MiB),
+   *       whose rows come from the last-level cache, where the arithmetic draws them as fast
+   *       itself; INT8 codes save 12 % at KV 32768 (64 MiB) and cost 8 % at 4096 (8 MiB).
+   * </ul>
+   * The system property {@value #TOUCH_PROPERTY} (a number of bytes) sets it for another
+   * machine. Touching reads memory only; results do not depend on it.
    */
-  static final long TOUCH_MIN_BYTES = 48L << 20;
+  static final long TOUCH_MIN_BYTES;
+
+  /** The system property that sets {@link #TOUCH_MIN_BYTES}. */
+  static final String TOUCH_PROPERTY = "attention4j.touchMinBytes";
+
+  static final long TOUCH_MIN_BYTES_AMD = 16L << 20;
+
+  static final long TOUCH_MIN_BYTES_OTHER = 48L << 20;
+
+  static {
+    String set = System.getProperty(TOUCH_PROPERTY);
+    if (set == null) {
+      TOUCH_MIN_BYTES = amdProcessor() ? TOUCH_MIN_BYTES_AMD : TOUCH_MIN_BYTES_OTHER;
+    } else {
+      try {
+        TOUCH_MIN_BYTES = Long.parseLong(set.trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            TOUCH_PROPERTY + ": expected a number of bytes, got '" + set + "'", e);
+      }
+    }
+  }
 
   /**
    * A query tile (tile mode) that visits at most this many keys in all, in a call whose float32
@@ -425,6 +460,16 @@ public final class DenseEngine {
     AttentionOptions o = options.toBuilder().kvLens(lens).build();
     AttentionShape shape = AttentionShape.of(q, k, v, out, lse, o);
     return new DenseEngine(lanes, shape, q, kRows, vRows, o, null);
+  }
+
+  /** Whether {@code /proc/cpuinfo} names AMD as the processor's maker (false where unreadable). */
+  private static boolean amdProcessor() {
+    try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+      return lines.filter(l -> l.startsWith("vendor_id")).findFirst()
+          .map(l -> l.contains("AuthenticAMD")).orElse(false);
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** Whether row-mode tiles touch their rows first ({@link #TOUCH_MIN_BYTES}). */

@@ -77,7 +77,11 @@ public class DecodeBenchmark {
   @Setup(Level.Trial)
   public void setup() {
     SplittableRandom rnd = new SplittableRandom(20240612L + kvLen);
-    DType dtype = kvDtype.equals("f16") ? DType.F16 : DType.F32;
+    DType dtype = switch (kvDtype) {
+      case "f32" -> DType.F32;
+      case "f16" -> DType.F16;
+      default -> throw new IllegalArgumentException("kvDtype: expected f32 or f16, got " + kvDtype);
+    };
     q = gaussian(rnd, DType.F32, 1, HQ, 1, D);
     if (layout.equals("paged")) {
       cache = new PagedKvCache(HKV, D, D, PAGE, (kvLen + PAGE - 1) / PAGE, dtype);

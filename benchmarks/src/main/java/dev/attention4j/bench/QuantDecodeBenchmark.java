@@ -73,8 +73,12 @@ public class QuantDecodeBenchmark {
   public void setup() {
     SplittableRandom rnd = new SplittableRandom(20240612L + kvLen);
     q = BenchData.gaussian(rnd, 1, HQ, 1, D);
-    cache = new QuantizedKvCache(HKV, D, D, PAGE, (kvLen + PAGE - 1) / PAGE,
-        kvDtype.equals("int8") ? QuantizedKvCache.Format.INT8 : QuantizedKvCache.Format.FP8);
+    QuantizedKvCache.Format format = switch (kvDtype) {
+      case "int8" -> QuantizedKvCache.Format.INT8;
+      case "fp8" -> QuantizedKvCache.Format.FP8;
+      default -> throw new IllegalArgumentException("kvDtype: expected int8 or fp8, got " + kvDtype);
+    };
+    cache = new QuantizedKvCache(HKV, D, D, PAGE, (kvLen + PAGE - 1) / PAGE, format);
     seqIds = new int[] {cache.newSequence()};
     for (int t = 0; t < kvLen; t += 1024) {
       int n = Math.min(1024, kvLen - t);
