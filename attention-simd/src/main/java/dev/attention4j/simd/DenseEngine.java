@@ -249,8 +249,7 @@ public final class DenseEngine {
     this.vRows = vRows;
     int n = lanes.species().length();
     this.rowModeOk = shape.headDim() % n == 0 && shape.valueDim() % n == 0;
-    // bytes per stored element: 8-bit codes or float32 (the only two kinds that are touched)
-    long bytes = kRows instanceof SourceRows src && src.codes != null ? 1 : 4;
+    long bytes = kRows.storedBytes();
     this.touchRows = bytes * shape.batch() * shape.kvHeads() * shape.kvLen()
         * (shape.headDim() + shape.valueDim()) > TOUCH_MIN_BYTES;
     this.touchTiles = kRows.inPlace() && vRows.inPlace() && 4L * shape.batch() * shape.kvHeads()
@@ -1029,6 +1028,7 @@ public final class DenseEngine {
     // (SUB_KEYS floats, a run of codes) is first brought in by a tight loop, then used while it
     // is in L1
     boolean touch = touchRows && (codes != null || kRows.inPlace() && vRows.inPlace());
+    s.touchSource = touchRows && codes == null && !kRows.inPlace();
     // S = Q K^T, row-major sr[r * bcRows + c] (codes: times the key scales)
     int step = kRows.inPlace() && !touch ? cols : SUB_KEYS;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
@@ -1081,6 +1081,7 @@ public final class DenseEngine {
         Micro.valuesRows(lanes, groups, va, s.at, s.ld, m, sr, c0, bcRows, 1, s.or, dv, alpha);
       }
     }
+    s.touchSource = false;
   }
 
 
@@ -1438,6 +1439,9 @@ public final class DenseEngine {
     /** True when {@link #locate} returns the storage itself (never the buffer). */
     abstract boolean inPlace();
 
+    /** Bytes per stored element (1 for 8-bit codes), for {@link #TOUCH_MIN_BYTES}. */
+    abstract int storedBytes();
+
     /**
      * The rows {@code [j0, j0 + n)} of {@code (b, g)}, {@code width} elements each: returns the
      * array and sets {@code s.at} (first element) and {@code s.ld} (row stride); either the
@@ -1467,6 +1471,11 @@ public final class DenseEngine {
     }
 
     @Override
+    int storedBytes() {
+      return t.dtype().byteSize();
+    }
+
+    @Override
     float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
       if (data != null) {
         s.at = (int) (t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2));
@@ -1474,6 +1483,9 @@ public final class DenseEngine {
         return data;
       }
       long base = t.offset() + b * t.stride(0) + g * t.stride(1) + j0 * t.stride(2);
+      if (s.touchSource) {
+        s.touched += touchHalves(t, base, t.stride(2), t.stride(3), n, width);
+      }
       readRows(t, base, t.stride(2), t.stride(3), n, width, buf);
       s.at = 0;
       s.ld = width;
@@ -1515,6 +1527,11 @@ public final class DenseEngine {
     }
 
     @Override
+    int storedBytes() {
+      return cache.dtype().byteSize();
+    }
+
+    @Override
     int cut(int b, int j0, int j1) {
       if (!direct) {
         return j1;
@@ -1536,6 +1553,9 @@ public final class DenseEngine {
         int run = Math.min(n - r, pageSize - slot);
         Tensor pg = page(b, j);
         long base = pg.offset() + g * pg.stride(0) + slot * pg.stride(1);
+        if (s.touchSource) {
+          s.touched += touchHalves(pg, base, pg.stride(1), pg.stride(2), run, width);
+        }
         readRows(pg, base, pg.stride(1), pg.stride(2), run, width, buf, r * width);
         r += run;
       }
@@ -1569,6 +1589,11 @@ public final class DenseEngine {
     }
 
     @Override
+    int storedBytes() {
+      return codes != null ? 1 : 4;
+    }
+
+    @Override
     float[] locate(int b, int g, int j0, int n, int width, float[] buf, Scratch s) {
       if (keys) {
         src.keys(b, g, j0, n, buf);
@@ -1579,6 +1604,19 @@ public final class DenseEngine {
       s.ld = width;
       return buf;
     }
+  }
+
+  /**
+   * {@link Micro#touch} over {@code n} rows of {@code width} float16 or bfloat16 elements at
+   * storage index {@code base}, {@code rowStride} apart, before they are converted (nothing for
+   * other dtypes or strided elements).
+   */
+  private static int touchHalves(Tensor t, long base, long rowStride, long elemStride, int n,
+      int width) {
+    if (t.dtype().byteSize() != 2 || elemStride != 1 && width > 1) {
+      return 0;
+    }
+    return Micro.touch(t.shortData(), (int) base, (int) rowStride, width, n);
   }
 
   private static boolean directRows(Tensor t) {
@@ -1716,6 +1754,12 @@ public final class DenseEngine {
     int ld;
     /** The meaningless sum of {@link Micro#touch}, kept so that its loads stay. */
     int touched;
+
+    /**
+     * Whether {@link Rows#locate} touches float16 and bfloat16 rows before converting them: set
+     * by {@link DenseEngine#rowTile} for calls above {@link #TOUCH_MIN_BYTES}, false elsewhere.
+     */
+    boolean touchSource;
     /** Whether the current query tile touches its key tiles first ({@link #TOUCH_MAX_KEYS}). */
     boolean touchTile;
     /** The call and key tile ({@code (b, g, j0, cols)}) that this thread touched last. */

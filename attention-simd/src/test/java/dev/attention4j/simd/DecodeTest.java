@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -130,6 +131,32 @@ class DecodeTest {
     assertTrue(KERNEL.engine(q, k, v, o).touchesRows());
     assertTrue(!KERNEL.engine(q, k.slice(2, 0, 1000), v.slice(2, 0, 1000), o).touchesRows());
     Support.check(KERNEL, q, k, v, o, "Sk = " + sk + ", touched");
+  }
+
+  /**
+   * Float16 and bfloat16 caches above {@link DenseEngine#TOUCH_MIN_BYTES}, contiguous and paged:
+   * their rows are touched before they are converted, and the result is the reference's.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(value = DType.class, names = {"F16", "BF16"})
+  void largeHalfCacheIsTouchedFirstAndMatchesReference(DType dtype) {
+    SplittableRandom rnd = new SplittableRandom(0x7016L);
+    int sk = 100_000;
+    int d = 128;
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 4, 1, d);
+    Tensor k = Support.gaussian(rnd, dtype, 1, 1, 1, sk, d);
+    Tensor v = Support.gaussian(rnd, dtype, 1, 1, 1, sk, d);
+    AttentionOptions o = AttentionOptions.defaults();
+    assertTrue(2L * sk * 2 * d > DenseEngine.TOUCH_MIN_BYTES);
+    assertTrue(KERNEL.engine(q, k, v, o).touchesRows());
+    Support.check(KERNEL, q, k, v, o, dtype + ", Sk = " + sk + ", touched");
+    Filled f = fill(rnd, 1, d, d, 256, dtype, new int[] {sk});
+    Tensor out = Tensor.zeros(DType.F32, 1, 4, 1, d);
+    Tensor lse = Tensor.zeros(DType.F32, 1, 4, 1);
+    KERNEL.forwardPaged(q, f.cache(), f.seqIds(), out, lse, o);
+    Tensor[] kv = f.cache().gather(f.seqIds());
+    Support.assertClose(Support.reference(q, kv[0], kv[1], o.toBuilder().kvLens(new int[] {sk})
+        .build()), new AttentionResult(out, lse), dtype + " paged, Sk = " + sk + ", touched");
   }
 
   @Test
