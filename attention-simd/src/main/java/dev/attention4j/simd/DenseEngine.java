@@ -94,8 +94,19 @@ public final class DenseEngine {
   static final int MIN_DIRECT_PAGE = 32;
 
   /**
-   * Keys converted at a time into the (L1-resident) tile buffer by the row-mode tiles when K or
-   * V are not read in place (float16, bfloat16, a {@link KvSource}); a multiple of 16.
+   * Keys converted at a time into the tile buffer by the row-mode tiles when K or V are not
+   * read in place (float16, bfloat16, a {@link KvSource}); a multiple of 16. With 32, K or V of
+   * D = 128 takes 16 KiB of buffer, which stays in L1 with the query rows and the logits. Measured
+   * on the AMD EPYC host (32 query / 8 KV heads, float16, alternating JVMs, two rounds): 32 keys
+   * 1.53 / 1.35 ms at KV 4096 and 13.2 / 13.4 ms at 32768, against 1.91 / 1.78 and
+   * 15.3 / 18.9 ms with 64 and 2.54 / 1.86 and 15.0 / 14.6 ms with 128.
+   */
+  static final int CONVERT_KEYS = 32;
+
+  /**
+   * Keys per block of a row-mode tile whose float32 rows are touched ({@link #TOUCH_MIN_BYTES})
+   * and then read in place; a multiple of 16. Measured on the AMD EPYC host at KV 4096, two
+   * rounds: 64 keys 1.53 / 1.45 ms, 32 keys 1.73 / 1.68 ms.
    */
   static final int SUB_KEYS = 64;
 
@@ -1007,7 +1018,7 @@ public final class DenseEngine {
    * logits are kept row-major ({@link Micro#scoresRowMajor}), so the softmax runs with the keys
    * along the lanes (no lane is wasted on absent query rows) and {@code P V} reads each
    * probability as a broadcast. K and V are read in place when they can be, else converted
-   * {@value #SUB_KEYS} keys at a time into a buffer that stays in L1. The 8-bit codes of a
+   * {@value #CONVERT_KEYS} keys at a time into a buffer that stays in L1. The 8-bit codes of a
    * {@link CodeKvSource} are read in place and decoded in registers: the logits of the codes
    * times the key scales, and {@code P} times the value codes with the channel scales applied
    * once per output element and run of keys.
@@ -1030,7 +1041,7 @@ public final class DenseEngine {
     boolean touch = touchRows && (codes != null || kRows.inPlace() && vRows.inPlace());
     s.touchSource = touchRows && codes == null && !kRows.inPlace();
     // S = Q K^T, row-major sr[r * bcRows + c] (codes: times the key scales)
-    int step = kRows.inPlace() && !touch ? cols : SUB_KEYS;
+    int step = !kRows.inPlace() ? CONVERT_KEYS : touch ? SUB_KEYS : cols;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
       if (codes != null) {
         m = checkRun(codes.keyRun(b, g, j0 + c0, cols - c0, run), cols - c0, "keyRun");
@@ -1060,7 +1071,7 @@ public final class DenseEngine {
     Micro.softmaxRows(lanes, rows, sr, bcRows, cols, s.m, s.l, s.alpha, s.tmp, s.log2);
     // O = diag(alpha) O + P V; the rescale goes with the first block of keys (codes: the
     // channel scales once per run)
-    step = vRows.inPlace() && !touch ? cols : SUB_KEYS;
+    step = !vRows.inPlace() ? CONVERT_KEYS : touch ? SUB_KEYS : cols;
     for (int c0 = 0, m; c0 < cols; c0 += m) {
       float[] alpha = c0 == 0 ? s.alpha : s.ones;
       if (codes != null) {
