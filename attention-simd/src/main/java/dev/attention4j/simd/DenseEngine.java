@@ -72,11 +72,22 @@ public final class DenseEngine {
   static final int KEY_TILE = 64;
 
   /**
-   * Keys per key tile of query tiles of at most {@link #ROW_MODE_MAX} rows (decoding), whose
-   * per-tile work (the row sums and maxima folded across lanes, a run of codes) wants longer
-   * tiles: 64 keys made the INT8 cache decode 12 % slower than 128.
+   * Keys per key tile of query tiles of at most {@link #ROW_MODE_MAX} rows (decoding) over
+   * float32 rows read in place, whose per-tile work (the row sums and maxima folded across lanes)
+   * wants longer tiles than {@link #KEY_TILE}: 64 keys made the INT8 cache decode 12 % slower
+   * than 128.
    */
   static final int ROW_KEY_TILE = 128;
+
+  /**
+   * {@link #ROW_KEY_TILE} for K and V that are converted into the tile buffer (float16,
+   * bfloat16) or read as 8-bit codes. Measured on the AMD EPYC host (32 query / 8 KV heads,
+   * KV 32768, alternating JVMs, two rounds): float16 12.9 / 12.8 ms against 14.6 / 13.9 with 128
+   * keys; INT8 codes 8.3 / 8.4 / 9.3 against 8.9 / 8.9 / 9.2 (one more run of each was
+   * noisy: 11.6 ± 6.8 against 12.8). Float32 in place showed no difference beyond the host's
+   * noise and keeps 128.
+   */
+  static final int LONG_ROW_KEY_TILE = 256;
 
   /** Automatic split-KV only below this many query tiles. */
   static final int SPLIT_MAX_ITEMS = 32;
@@ -192,7 +203,10 @@ public final class DenseEngine {
   private final Lanes lanes;
   private final int br;
   private final int bc;
-  /** Keys per key tile in row mode ({@link #ROW_KEY_TILE}, or the hook's tile length). */
+  /**
+   * Keys per key tile in row mode ({@link #ROW_KEY_TILE} or {@link #LONG_ROW_KEY_TILE}, or the
+   * hook's tile length).
+   */
   private final int bcRows;
   private final AttentionShape shape;
   private final int group;
@@ -238,7 +252,8 @@ public final class DenseEngine {
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
       AttentionOptions options, TileHook hook) {
-    this(lanes, shape, q, kRows, vRows, options, hook, KEY_TILE, ROW_KEY_TILE, null);
+    this(lanes, shape, q, kRows, vRows, options, hook, KEY_TILE,
+        kRows.inPlace() && kRows.storedBytes() == 4 ? ROW_KEY_TILE : LONG_ROW_KEY_TILE, null);
   }
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
