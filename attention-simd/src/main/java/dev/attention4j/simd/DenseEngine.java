@@ -247,7 +247,7 @@ public final class DenseEngine {
   private final int[] queryOrder;
   /** This engine's identity in the threads' scratch (the finite-values memo), never reused. */
   private final long callId = CALLS.incrementAndGet();
-  /** {@code {0, br, 2 br, ...}}: a gather down one column of a transposed tile. */
+  /** {@code {0, br, 2 br, ...}}: the columns of a transposed tile, for gathers and turns. */
   private final int[] stride;
 
   private DenseEngine(Lanes lanes, AttentionShape shape, Tensor q, Rows kRows, Rows vRows,
@@ -1401,6 +1401,11 @@ public final class DenseEngine {
       Micro.unfiniteRows(lanes, (rows + lanes.species().length() - 1)
           / lanes.species().length(), s.ot, dv, s.l, s.outBad);
     }
+    // 16 lanes: the accumulator made row-major by blocks in registers; else a gather per vector
+    boolean turned = od != null && !s.rowMode && stride.length == 16;
+    if (turned) {
+      Micro.unpackTransposed16(s.ot, rows, dv, stride, s.orow);
+    }
     for (int r = 0; r < rows; r++) {
       int h = s.laneH[r];
       int i = queryRow(s.laneI[r]);
@@ -1423,7 +1428,11 @@ public final class DenseEngine {
           Arrays.fill(od, o, o + dv, Float.NaN);
           finite = false;
         } else {
-          Micro.unpackRow(lanes, s.ot, r, dv, inv, stride, od, o);
+          if (turned) {
+            Micro.scaleRow(lanes, s.orow, r * dv, inv, od, o, dv);
+          } else {
+            Micro.unpackRow(lanes, s.ot, r, dv, inv, stride, od, o);
+          }
           finite = true;
         }
       } else {
@@ -1764,6 +1773,8 @@ public final class DenseEngine {
     float[] badLogits = new float[0];
     float[] qr = new float[0];
     float[] or = new float[0];
+    /** A query tile's accumulator made row-major ({@link Micro#unpackTransposed16}). */
+    float[] orow = new float[0];
     float[] red = new float[0];
     float[] merged = new float[0];
     float[] sr = new float[0];
@@ -1821,6 +1832,7 @@ public final class DenseEngine {
       }
       if (ot.length < dv * br) {
         ot = new float[dv * br];
+        orow = new float[dv * br];
       }
       if (m.length < br) {
         m = new float[br];
