@@ -316,8 +316,9 @@ public final class MobaAttention implements AttentionKernel {
 
   /**
    * The current block plus the {@code width - 1} past blocks of highest gate (ties to the lower
-   * index), ascending, padded with -1. {@code gate[c * n + x]} is the gate of block {@code c};
-   * {@code val} is scratch of at least {@code width} floats.
+   * index; a NaN gate ranks above every number, {@link #above}), ascending, padded with -1.
+   * {@code gate[c * n + x]} is the gate of block {@code c}; {@code val} is scratch of at least
+   * {@code width} floats.
    */
   static void select(float[] gate, int x, int n, int cur, int width, int[] out, float[] val) {
     int keep = Math.min(width - 1, cur);
@@ -328,16 +329,16 @@ public final class MobaAttention implements AttentionKernel {
       // strictly better than the worst kept (an equal later block loses the tie)
       if (have < keep) {
         int at = have++;
-        while (at > 0 && gv > val[at - 1]) {
+        while (at > 0 && above(gv, val[at - 1])) {
           val[at] = val[at - 1];
           idx[at] = idx[at - 1];
           at--;
         }
         val[at] = gv;
         idx[at] = c;
-      } else if (keep > 0 && gv > val[keep - 1]) {
+      } else if (keep > 0 && above(gv, val[keep - 1])) {
         int at = keep - 1;
-        while (at > 0 && gv > val[at - 1]) {
+        while (at > 0 && above(gv, val[at - 1])) {
           val[at] = val[at - 1];
           idx[at] = idx[at - 1];
           at--;
@@ -349,6 +350,16 @@ public final class MobaAttention implements AttentionKernel {
     Arrays.fill(out, have, width, -1);
     out[have] = cur;
     Arrays.sort(out, 0, have + 1);
+  }
+
+  /**
+   * Whether gate {@code a} ranks strictly above gate {@code b}: greater, or NaN against a number.
+   * A block whose mean key holds a NaN is thus chosen, and the rows that choose it come out NaN
+   * (as with {@code torch.topk}, which also ranks NaN highest) rather than quietly routed around
+   * it; two NaNs tie, so the lower block index wins, as for equal numbers.
+   */
+  static boolean above(float a, float b) {
+    return a > b || (Float.isNaN(a) && !Float.isNaN(b));
   }
 
   /** A routing thread's buffers, kept between calls: one query chunk's worth each. */
@@ -458,6 +469,7 @@ public final class MobaAttention implements AttentionKernel {
     return new MobaRouting(s.qHeads(), sq, sk, blockSize, width, sel);
   }
 
+  /** {@link #select} in float64; {@link Double#compare} ranks NaN highest, as {@link #above}. */
   private static void selectExact(double[] gate, int cur, int width, int[] out) {
     Integer[] order = new Integer[cur];
     for (int c = 0; c < cur; c++) {

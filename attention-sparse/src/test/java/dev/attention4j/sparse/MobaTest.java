@@ -182,6 +182,49 @@ class MobaTest {
         o));
   }
 
+  /**
+   * A NaN key makes its block's gate NaN, which ranks above every number: every later query
+   * whose top-k has room for a past block chooses that block, sees the NaN key and is NaN; so is
+   * the NaN key's own block from the key on. The fast router, the library's float64 oracle and
+   * the decode step agree on it, and nothing else is NaN.
+   */
+  @Test
+  void aNanKeyRanksItsBlockFirstInEveryRouter() {
+    SplittableRandom rnd = new SplittableRandom(14);
+    System.out.println("aNanKeyRanksItsBlockFirst seed 14");
+    int len = 40;
+    int bk = 8;
+    int bad = 25;
+    Tensor q = Support.gaussian(rnd, 1, 1, 2, len, 8);
+    Tensor k = Support.gaussian(rnd, 1, 1, 1, len, 8);
+    Tensor v = Support.gaussian(rnd, 1, 1, 1, len, 4);
+    k.set(Double.NaN, 0, 0, bad, 3);
+    AttentionOptions o = AttentionOptions.defaults();
+    for (int topk : new int[] {1, 2, 3}) {
+      MobaAttention moba = new MobaAttention(bk, topk);
+      AttentionResult got = moba.forward(q, k, v, o);
+      AttentionResult oracle = moba.reference().forward(q, k, v, o);
+      MobaKvState state = new MobaKvState(1, 1, 8, bk);
+      state.append(k);
+      Tensor step = Tensor.zeros(DType.F32, 1, 2, 1, 4);
+      moba.decode(q.slice(2, len - 1, len), k, v, state, step, Tensor.zeros(DType.F32, 1, 2, 1),
+          o);
+      for (int h = 0; h < 2; h++) {
+        for (int i = 0; i < len; i++) {
+          boolean seesBad = i >= bad && (i / bk == bad / bk || topk >= 2);
+          for (int e = 0; e < 4; e++) {
+            String at = "topk " + topk + ", head " + h + ", row " + i + ", column " + e;
+            assertEquals(seesBad, Double.isNaN(got.out().getDouble(0, h, i, e)), at);
+            assertEquals(seesBad, Double.isNaN(oracle.out().getDouble(0, h, i, e)), at
+                + " (oracle)");
+          }
+          assertEquals(seesBad, Double.isNaN(got.lse().getDouble(0, h, i)), "LSE row " + i);
+        }
+        assertEquals(topk >= 2, Double.isNaN(step.getDouble(0, h, 0, 0)), "decode, topk " + topk);
+      }
+    }
+  }
+
   @Test
   void eachQueryAttendsToAtMostTopkBlocksIncludingItsOwn() {
     SplittableRandom rnd = new SplittableRandom(13);
