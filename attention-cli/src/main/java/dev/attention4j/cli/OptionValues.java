@@ -99,10 +99,10 @@ final class OptionValues {
     return Math.max(1, Runtime.getRuntime().availableProcessors());
   }
 
-  /** {@code --scale}: finite and {@code >= 0}. */
+  /** {@code --scale}: any finite value (SEMANTICS.md puts no bound on it; 0 and negative too). */
   static double scale(double s) {
-    if (!Double.isFinite(s) || s < 0) {
-      throw new UsageException("--scale " + s + ": must be finite and >= 0");
+    if (!Double.isFinite(s)) {
+      throw new UsageException("--scale " + s + ": must be finite");
     }
     return s;
   }

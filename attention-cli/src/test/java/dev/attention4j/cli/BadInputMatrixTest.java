@@ -390,7 +390,7 @@ class BadInputMatrixTest {
 
   @Test
   void outOfRangeParametersAreRejectedNamingTheValue() {
-    expect("-1.0", () -> AttentionOptions.builder().scale(-1));
+    expect("-Infinity", () -> AttentionOptions.builder().scale(Double.NEGATIVE_INFINITY));
     expect("NaN", () -> AttentionOptions.builder().scale(Double.NaN));
     expect("Infinity", () -> AttentionOptions.builder().scale(Double.POSITIVE_INFINITY));
     expect("-0.5", () -> AttentionOptions.builder().softcap(-0.5));

@@ -111,7 +111,7 @@ class CliBadInputMatrixTest {
         fault("3 query heads over 2 KV heads", "not a multiple", problem(3, 2, 8, 8, 16, 16)),
         fault("NaN scale", "--scale", GOOD, "--scale", "NaN"),
         fault("infinite scale", "--scale", GOOD, "--scale", "Infinity"),
-        fault("negative scale", "--scale", GOOD, "--scale", "-0.5"),
+        fault("negative infinite scale", "--scale", GOOD, "--scale", "-Infinity"),
         fault("zero threads", "--threads", GOOD, "--threads", "0"),
         fault("unknown option", "unknown option", GOOD, "--frobnicate", "1"));
   }

@@ -161,7 +161,7 @@ class RunErrorsTest {
         bad("window with one bound", "--window", d -> with(d, "--window", "3")),
         bad("window not numeric", "--window", d -> with(d, "--window", "a,b")),
         bad("non-numeric scale", "--scale", d -> with(d, "--scale", "abc")),
-        bad("negative scale", "--scale", d -> with(d, "--scale", "-1")),
+        bad("infinite scale", "--scale", d -> with(d, "--scale", "-Infinity")),
         bad("non-numeric softcap", "--softcap", d -> with(d, "--softcap", "big")),
         bad("negative softcap", "--softcap", d -> with(d, "--softcap", "-0.5")),
         bad("non-numeric threads", "--threads", d -> with(d, "--threads", "two")),

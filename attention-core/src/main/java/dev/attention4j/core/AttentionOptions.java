@@ -266,10 +266,13 @@ public final class AttentionOptions {
     private Builder() {
     }
 
-    /** Softmax scale; must be finite and {@code >= 0}. Default {@code 1/sqrt(D)}. */
+    /**
+     * Softmax scale: any finite value (zero gives uniform weights over the visible keys, and a
+     * negative scale favours the keys least aligned with the query). Default {@code 1/sqrt(D)}.
+     */
     public Builder scale(double scale) {
-      if (!Double.isFinite(scale) || scale < 0) {
-        throw new IllegalArgumentException("scale must be finite and >= 0, got " + scale);
+      if (!Double.isFinite(scale)) {
+        throw new IllegalArgumentException("scale must be finite, got " + scale);
       }
       this.scale = scale;
       return this;

@@ -20,8 +20,8 @@ class OptionsAndShapeTest {
   static Stream<Arguments> badCalls() {
     AttentionOptions none = AttentionOptions.defaults();
     return Stream.of(
-        Arguments.of("negative scale", (org.junit.jupiter.api.function.Executable)
-            () -> AttentionOptions.builder().scale(-1), "scale"),
+        Arguments.of("infinite scale", (org.junit.jupiter.api.function.Executable)
+            () -> AttentionOptions.builder().scale(Double.NEGATIVE_INFINITY), "scale"),
         Arguments.of("NaN scale", (org.junit.jupiter.api.function.Executable)
             () -> AttentionOptions.builder().scale(Double.NaN), "scale"),
         Arguments.of("negative softcap", (org.junit.jupiter.api.function.Executable)

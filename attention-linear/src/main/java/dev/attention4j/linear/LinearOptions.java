@@ -227,8 +227,8 @@ public final class LinearOptions {
           }
         }
       }
-      if (scale != null && (!Double.isFinite(scale) || scale < 0)) {
-        throw new IllegalArgumentException("scale " + scale + " must be finite and >= 0");
+      if (scale != null && !Double.isFinite(scale)) {
+        throw new IllegalArgumentException("scale " + scale + " must be finite");
       }
       if (hybridWindow < 0) {
         throw new IllegalArgumentException("hybrid window " + hybridWindow + " must be >= 1"
