@@ -190,6 +190,18 @@ public final class DenseEngine {
    */
   static final long TILE_TOUCH_MIN_BYTES = 8L << 20;
 
+  /**
+   * K and V bytes of one (batch, KV head) from which tile-mode query tiles alternate the direction
+   * of their key sweep: every other query tile visits its key tiles last to first, so that it
+   * starts on the tiles the tile before it read last, which are still in cache, where a second
+   * forward sweep would find the cache holding only the tail of the keys and evict its own
+   * tiles just ahead of using them. Below it (N = 8192 at D = 128 in float32 is 8 MiB) K and V
+   * stay in cache between query tiles anyway and the order is kept, so smaller calls give the
+   * same bits as before. The order depends only on the query tile, so results do not depend on
+   * the thread count.
+   */
+  static final long ZIGZAG_MIN_BYTES = 12L << 20;
+
   /** Keys per block of the per-thread memo of finite value rows ({@link #valuesFinite}). */
   static final int FINITE_BLOCK = 64;
   /** Largest memo (blocks of all (batch, KV head)) kept; beyond it every tile scans its rows. */
@@ -242,6 +254,8 @@ public final class DenseEngine {
   private final boolean touchRows;
   /** Whether short tile-mode query tiles touch their rows first ({@link #TOUCH_MAX_KEYS}). */
   private final boolean touchTiles;
+  /** Whether odd query tiles sweep their keys backwards ({@link #ZIGZAG_MIN_BYTES}). */
+  private final boolean zigzag;
   private final TileHook hook;
   /** The storage row of each query position ({@link #withQueryOrder}), or null for the same. */
   private final int[] queryOrder;
@@ -280,6 +294,10 @@ public final class DenseEngine {
         * (shape.headDim() + shape.valueDim()) > TOUCH_MIN_BYTES;
     this.touchTiles = kRows.inPlace() && vRows.inPlace() && 4L * shape.batch() * shape.kvHeads()
         * shape.kvLen() * (shape.headDim() + shape.valueDim()) > TILE_TOUCH_MIN_BYTES;
+    // backwards sweeps need steps that do not depend on where they start (no page cuts), and no
+    // hook: a hook may depend on the order (the quantized kernels' P follows the running max)
+    this.zigzag = hook == null && !(kRows instanceof PageRows) && !(vRows instanceof PageRows)
+        && bytes * shape.kvLen() * (shape.headDim() + shape.valueDim()) >= ZIGZAG_MIN_BYTES;
     this.options = options;
     this.softcap = (float) options.softcap();
     double[] s = options.alibiSlopes();
@@ -999,6 +1017,19 @@ public final class DenseEngine {
     // FULL tiles of a call without hook or logit modifiers take the row-major decode path
     boolean rowPlain = rowMode && plain;
     int step = rowMode ? bcRows : bc;
+    if (zigzag && !rowMode && (p0 / br & 1) == 1) {
+      // the forward sweep's steps, last first (cut() is the identity here)
+      for (int t = tiles.size() - 1; t >= 0; t--) {
+        int start = tiles.start(t);
+        int end = Math.min(tiles.end(t), kvLen);
+        boolean partial = !tiles.isFull(t) && mask != null;
+        for (int k = (end - start + step - 1) / step - 1; k >= 0; k--) {
+          int j0 = start + k * step;
+          keyTile(s, nv, rows, b, g, j0, Math.min(j0 + step, end), partial, diag);
+        }
+      }
+      return;
+    }
     for (int t = 0; t < tiles.size(); t++) {
       int end = Math.min(tiles.end(t), kvLen);
       boolean partial = !tiles.isFull(t) && mask != null;

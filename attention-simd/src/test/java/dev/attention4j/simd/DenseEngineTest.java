@@ -1,5 +1,6 @@
 package dev.attention4j.simd;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -32,6 +33,30 @@ class DenseEngineTest {
       default -> AttentionOptions.builder().causal(true).kvLens(170, 90)
           .alibiSlopes(0.1, 0.2, 0.3, 0.4).maskMod((b, h, i, j) -> (i + j) % 7 != 3).build();
     };
+  }
+
+  /**
+   * K and V of one (batch, KV head) at {@link DenseEngine#ZIGZAG_MIN_BYTES}, so that every other
+   * query tile sweeps its keys last to first: against the reference under each option set, with
+   * query tiles of both parities (5 tiles of packed GQA rows), and the same bits on 1 and 2
+   * threads.
+   */
+  @ParameterizedTest(name = "options {0}")
+  @ValueSource(ints = {0, 1, 2})
+  void longKeysSweptBackwardsOnOddTilesMatchTheReference(int variant) {
+    long seed = 1100 + variant;
+    System.out.println("seed " + seed);
+    SplittableRandom rnd = new SplittableRandom(seed);
+    int sk = (int) (DenseEngine.ZIGZAG_MIN_BYTES / (4 * (64 + 64)));
+    Tensor q = Support.gaussian(rnd, DType.F32, 1, 1, 2, 101, 64);
+    Tensor k = Support.gaussian(rnd, DType.F32, 1, 1, 1, sk, 64);
+    Tensor v = Support.gaussian(rnd, DType.F32, 1, 1, 1, sk, 64);
+    AttentionOptions o = options(variant);
+    AttentionResult one = Support.check(new SimdAttention(new ForkJoinPool(1)), q, k, v, o,
+        "Sk " + sk);
+    AttentionResult two = Support.run(new SimdAttention(new ForkJoinPool(2)), q, k, v, o);
+    assertArrayEquals(one.out().toFloatArray(), two.out().toFloatArray(), "1 and 2 threads");
+    assertArrayEquals(one.lse().toFloatArray(), two.lse().toFloatArray(), "1 and 2 threads");
   }
 
   @ParameterizedTest(name = "options {0}")
